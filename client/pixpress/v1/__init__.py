@@ -1,0 +1,1 @@
+"""Generated wire code for pixpress.v1 (regenerate with proto/generate.py, never edit)."""

@@ -1,0 +1,63 @@
+"""Typed errors: each carries the gRPC status it maps to and a message that is safe to send.
+
+PixpressServerError
+ ├── InvalidInput          INVALID_ARGUMENT      bad options, unsupported or corrupt image, limits
+ ├── TooLarge              RESOURCE_EXHAUSTED    input bytes or memory estimate above a limit
+ ├── Unencodable           FAILED_PRECONDITION   readable but cannot be written here (HEVC)
+ └── InternalFailure       INTERNAL              a bug or a libvips failure on valid input
+
+Errors cross the worker-process boundary by pickling, so they hold only plain strings.
+Internal detail (libvips' own text) goes in `detail`, which is logged and never sent.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StatusName(StrEnum):
+    """gRPC status names (the members of grpc.StatusCode), without importing grpc here."""
+
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    INTERNAL = "INTERNAL"
+    UNAVAILABLE = "UNAVAILABLE"
+    DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
+    CANCELLED = "CANCELLED"
+    NOT_FOUND = "NOT_FOUND"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+
+
+class PixpressServerError(Exception):
+    """Base class: `public_message` goes to the client, `detail` only to the log."""
+
+    status: StatusName = StatusName.INTERNAL
+
+    def __init__(self, public_message: str, detail: str = "") -> None:
+        super().__init__(public_message, detail)
+        self.public_message = public_message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.public_message
+
+
+class InvalidInput(PixpressServerError):
+    status = StatusName.INVALID_ARGUMENT
+
+
+class TooLarge(PixpressServerError):
+    status = StatusName.RESOURCE_EXHAUSTED
+
+
+class Unencodable(PixpressServerError):
+    status = StatusName.FAILED_PRECONDITION
+
+
+class InternalFailure(PixpressServerError):
+    status = StatusName.INTERNAL
+
+
+class WorkerUnavailable(PixpressServerError):
+    status = StatusName.UNAVAILABLE

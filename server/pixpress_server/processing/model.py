@@ -1,0 +1,77 @@
+"""Plain values passed between the servicer and the worker processes (all picklable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ImageFormat(StrEnum):
+    """Formats pixpress compresses; the output always has the input's format."""
+
+    JPEG = "jpeg"
+    PNG = "png"
+    WEBP = "webp"
+    GIF = "gif"
+    AVIF = "avif"
+    HEIF = "heif"
+    TIFF = "tiff"
+
+
+DEFAULT_QUALITY = 80
+MIN_QUALITY = 1
+MAX_QUALITY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class CompressOptions:
+    """What the client asked for, already validated (quality within 1..100)."""
+
+    quality: int = DEFAULT_QUALITY
+    keep_metadata: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per-request limits checked from the header, before any pixel is decoded."""
+
+    max_pixels: int
+    max_frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImageHeader:
+    """What the header says, read without decoding pixels."""
+
+    format: ImageFormat
+    width: int
+    height: int
+    frames: int
+    bands: int
+
+    @property
+    def pixels(self) -> int:
+        """Pixels of one frame."""
+        return self.width * self.height
+
+
+@dataclass(frozen=True, slots=True)
+class StageReport:
+    """One pipeline stage: its name ("decode", "encode", "postpass"), bytes after it, time."""
+
+    name: str
+    output_bytes: int
+    milliseconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CompressOutcome:
+    """The result of one compression. When kept_original is true the output is the input."""
+
+    header: ImageHeader
+    input_size: int
+    output_size: int
+    quality: int
+    kept_original: bool
+    kept_original_reason: str
+    stages: tuple[StageReport, ...]
