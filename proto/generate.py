@@ -23,12 +23,13 @@ GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
 
 def generate(out_root: Path) -> None:
     """Run protoc for every .proto of pixpress.v1, writing below out_root."""
+    import grpc_tools
     from grpc_tools import protoc  # dev-only dependency
 
-    import grpc_tools
-
     include = Path(grpc_tools.__file__).parent / "_proto"
-    protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE_DIR).glob("*.proto"))
+    protos = sorted(
+        str(p.relative_to(PROTO_ROOT)) for p in (PROTO_ROOT / PACKAGE_DIR).glob("*.proto")
+    )
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",

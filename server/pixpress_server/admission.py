@@ -1,0 +1,104 @@
+"""Admission control: a bounded queue that fails fast, and a memory budget that waits.
+
+Every request holds a queue slot from its first byte to its last, so at most
+`max_queue` requests are staged at once. Before its pixels are decoded a request
+reserves its estimated worker memory; a request larger than the whole budget is
+refused, the others wait their turn in arrival order (a big request is never
+starved by a stream of small ones).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+from pixpress_server.errors import TooLarge
+
+MIB = 1024 * 1024
+
+
+class RequestQueue:
+    """At most `capacity` requests in the server at once; the next one is refused."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._in_use = 0
+
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        if self._in_use >= self._capacity:
+            raise TooLarge(
+                f"server busy: {self._in_use} requests in progress, the limit is "
+                f"{self._capacity} (--max-queue); retry later"
+            )
+        self._in_use += 1
+        try:
+            yield
+        finally:
+            self._in_use -= 1
+
+
+class MemoryBudget:
+    """Reserve estimated bytes; waits (FIFO) while the budget is full."""
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+        self._used = 0
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, amount: int) -> AsyncIterator[None]:
+        if amount > self._total:
+            raise TooLarge(
+                f"image needs an estimated {amount / MIB:.0f} MiB to compress, above the "
+                f"memory budget of {self._total / MIB:.0f} MiB (--memory-budget)"
+            )
+        await self._acquire(amount)
+        try:
+            yield
+        finally:
+            self._used -= amount
+            self._wake()
+
+    async def _acquire(self, amount: int) -> None:
+        if not self._waiters and self._used + amount <= self._total:
+            self._used += amount
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (amount, future)
+        self._waiters.append(entry)
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled():
+                self._used -= amount  # granted just as we were cancelled: give it back
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(entry)
+            self._wake()
+            raise
+
+    def _wake(self) -> None:
+        while self._waiters:
+            amount, future = self._waiters[0]
+            if future.done():
+                self._waiters.popleft()
+                continue
+            if self._used + amount > self._total:
+                return
+            self._waiters.popleft()
+            self._used += amount
+            future.set_result(None)

@@ -1,0 +1,1 @@
+"""gRPC servicers: the only server modules that touch pb2 types."""

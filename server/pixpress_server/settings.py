@@ -1,0 +1,146 @@
+"""Every server default in one place; each `--flag` is also the env var `PIXPRESS_<FLAG>`.
+
+The command line wins over the environment, which wins over the defaults below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+MIB = 1024 * 1024
+ENV_PREFIX = "PIXPRESS_"
+
+
+def machine_memory_bytes() -> int:
+    """Physical memory, or the cgroup limit when one is set and smaller."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        raw = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(raw)) if raw.isdigit() else total
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The server's configuration, validated."""
+
+    host: str = "127.0.0.1"
+    port: int = 50051
+    workers: int = os.cpu_count() or 1
+    max_input_bytes: int = 256 * MIB
+    max_pixels: int = 268_402_689  # 16383 x 16383, sharp's limitInputPixels
+    max_frames: int = 1000
+    # Optimised encoders hold the whole image (or its JPEG coefficients): admit requests
+    # against this many bytes of estimated worker memory. Default: half the machine.
+    memory_budget: int = machine_memory_bytes() // 2
+    max_queue: int = 256
+    data_dir: Path = Path(".pixpress")
+    log_level: str = "INFO"
+    shutdown_grace: float = 30.0
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where request and response bytes are staged on disk, never whole in memory."""
+        return self.data_dir / "tmp"
+
+
+def _byte_size(text: str) -> int:
+    """Parse 256MiB, 1GiB, 512k or a plain number of bytes."""
+    units = {"k": 1024, "m": MIB, "g": 1024 * MIB, "t": 1024 * 1024 * MIB}
+    cleaned = text.strip().lower().removesuffix("b").removesuffix("i")
+    if cleaned and cleaned[-1] in units:
+        return int(float(cleaned[:-1]) * units[cleaned[-1]])
+    return int(cleaned)
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in logging.getLevelNamesMapping():
+        raise ValueError(f"expected one of DEBUG, INFO, WARNING, ERROR but received {text!r}")
+    return level
+
+
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    parse: Callable[[str], object]
+    help: str
+    minimum: int | None = None
+
+
+_FLAGS: Mapping[str, _Flag] = {
+    "host": _Flag(str, "address to bind"),
+    "port": _Flag(int, "port to bind (0 picks a free port)", minimum=0),
+    "workers": _Flag(int, "worker processes doing the image work", minimum=1),
+    "max_input_bytes": _Flag(_byte_size, "largest accepted input (e.g. 256MiB)", minimum=1),
+    "max_pixels": _Flag(int, "largest accepted width x height of one frame", minimum=1),
+    "max_frames": _Flag(int, "most frames accepted in an animation", minimum=1),
+    "memory_budget": _Flag(_byte_size, "estimated worker memory admitted at once", minimum=1),
+    "max_queue": _Flag(
+        int, "requests allowed to wait for room before RESOURCE_EXHAUSTED", minimum=1
+    ),
+    "data_dir": _Flag(Path, "where pixpress keeps its data (spool files, store)"),
+    "log_level": _Flag(_log_level, "DEBUG, INFO, WARNING or ERROR"),
+    "shutdown_grace": _Flag(
+        float, "seconds in-flight requests get to finish on SIGTERM", minimum=0
+    ),
+}
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; the message names the flag and env var."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one --flag per setting; values stay strings until `load` validates them."""
+    defaults = Settings()
+    for name, flag in _FLAGS.items():
+        parser.add_argument(
+            flag_name(name),
+            dest=name,
+            default=None,
+            metavar=name.upper(),
+            help=f"{flag.help} [env {env_name(name)}; default {getattr(defaults, name)}]",
+        )
+
+
+def load(arguments: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Build Settings from parsed flags, then env vars, then defaults."""
+    values: dict[str, object] = {}
+    for field in fields(Settings):
+        flag = _FLAGS[field.name]
+        raw = getattr(arguments, field.name, None)
+        source = flag_name(field.name)
+        if raw is None:
+            raw = environ.get(env_name(field.name))
+            source = env_name(field.name)
+        if raw is None:
+            continue
+        try:
+            value = flag.parse(raw)
+        except ValueError as error:
+            raise SettingsError(f"{source}: invalid value {raw!r}: {error}") from None
+        if flag.minimum is not None and isinstance(value, int | float) and value < flag.minimum:
+            raise SettingsError(f"{source}: expected at least {flag.minimum} but received {raw!r}")
+        values[field.name] = value
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def parse(argv: Sequence[str] | None = None) -> Settings:
+    """Parse a command line of serve flags (used by tests and the main entry point)."""
+    parser = argparse.ArgumentParser(prog="pixpress-server")
+    add_arguments(parser)
+    return load(parser.parse_args(argv))

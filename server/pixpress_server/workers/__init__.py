@@ -1,0 +1,1 @@
+"""Worker processes: the CPU work runs there, never in the gRPC process."""

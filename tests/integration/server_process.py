@@ -1,0 +1,83 @@
+"""Start a real pixpress server in a subprocess on port 0 and read its address."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LISTENING = "pixpress listening on "
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    address: str
+    data_dir: Path
+    log_lines: list[str] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.log_lines)
+
+
+def start_server(
+    data_dir: Path, extra_args: Sequence[str] = (), timeout: float = 120
+) -> ServerProcess:
+    """Start `pixpress-server --port 0` and wait for its listening line."""
+    command = [
+        sys.executable,
+        "-m",
+        "pixpress_server.main",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        *extra_args,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    server = ServerProcess(process=process, address="", data_dir=data_dir)
+    stderr_reader = threading.Thread(
+        target=lambda: server.log_lines.extend(iter(process.stderr.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    stderr_reader.start()
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith(LISTENING):
+            server.address = line[len(LISTENING) :].strip()
+            return server
+        if not line and process.poll() is not None:
+            break
+    server.stop()
+    raise RuntimeError(f"server did not start:\n{server.log}")
