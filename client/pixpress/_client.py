@@ -1,0 +1,107 @@
+"""The synchronous client: one gRPC channel, safe to share between threads."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+import grpc
+
+from pixpress._base import BaseClient
+from pixpress._chunks import Source
+from pixpress._config import DEFAULT_CHUNK_SIZE
+from pixpress._results import CompressResult
+from pixpress.v1 import compress_pb2_grpc
+
+__all__ = ["Client"]
+
+
+class Client(BaseClient):
+    """Talks to a pixpress server.
+
+    Args:
+        target: "host:port"; defaults to $PIXPRESS_SERVER, else "localhost:50051".
+        api_key: sent as `authorization: Bearer <key>` on every call; defaults to
+            $PIXPRESS_API_KEY, else no key.
+        chunk_size: bytes per streamed request message (at most 4 MiB - 64 KiB).
+        timeout: default deadline of each call in seconds; None waits forever.
+        credentials: TLS channel credentials; None opens a plaintext channel.
+
+    Raises:
+        ValueError: chunk_size out of range.
+
+    Use as a context manager, or call `close()`. Every method raises a PixpressError
+    subclass when the server answers with an error status.
+    """
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        api_key: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        timeout: float | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        super().__init__(target, api_key=api_key, chunk_size=chunk_size, timeout=timeout)
+        options = self._settings.channel_options
+        self._channel = (
+            grpc.secure_channel(self._settings.target, credentials, options=options)
+            if credentials is not None
+            else grpc.insecure_channel(self._settings.target, options=options)
+        )
+        self._compress = compress_pb2_grpc.CompressServiceStub(self._channel).Compress
+
+    def compress(
+        self,
+        data_or_path: Source,
+        quality: int | None = 80,
+        keep_metadata: bool = False,
+        *,
+        timeout: float | None = None,
+    ) -> CompressResult:
+        """Compress an image in its own format.
+
+        Args:
+            data_or_path: the image bytes, or the path of an image file (a str is a path);
+                a file is streamed in chunks, never read whole.
+            quality: 1 (smallest) to 100 (lossless only); None lets the server choose (80).
+            keep_metadata: keep EXIF, XMP, IPTC and comments (stripped by default).
+            timeout: deadline in seconds for this call; None uses the client's.
+
+        Returns:
+            The compressed image and what the server did.
+
+        Raises:
+            ValueError: quality or keep_metadata invalid (checked before any call).
+            OSError: the file cannot be opened.
+            PixpressError: the server answered with an error status (a subclass per status).
+        """
+        with self._compress_exchange(data_or_path, quality, keep_metadata) as exchange:
+            responses = self._compress(
+                exchange.requests,
+                timeout=self._settings.call_timeout(timeout),
+                metadata=self._settings.metadata,
+            )
+            try:
+                for response in responses:
+                    exchange.assembler.add(response)
+            except BaseException:
+                responses.cancel()  # a broken stream or Ctrl-C: don't leave the call open
+                raise
+        return exchange.assembler.finish()
+
+    def close(self) -> None:
+        """Close the channel; calls in flight are cancelled."""
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,103 @@
+"""Connection settings shared by Client and AsyncClient: target, API key, limits, metadata."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pixpress._validation import check_int_between
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_TARGET",
+    "MAX_CHUNK_SIZE",
+    "Settings",
+    "call_metadata",
+    "channel_options",
+    "resolve_api_key",
+    "resolve_target",
+    "validate_chunk_size",
+]
+
+DEFAULT_TARGET = "localhost:50051"
+TARGET_ENV = "PIXPRESS_SERVER"
+API_KEY_ENV = "PIXPRESS_API_KEY"
+
+KIB = 1024
+MIB = 1024 * KIB
+DEFAULT_CHUNK_SIZE = 256 * KIB
+# Room for the protobuf framing around one chunk. Every message stays within gRPC's default
+# 4 MiB so a server with default limits accepts any chunk size we allow.
+MESSAGE_HEADROOM = 64 * KIB
+MAX_CHUNK_SIZE = 4 * MIB - MESSAGE_HEADROOM
+# The contract caps response chunks at 1 MiB.
+MAX_RESPONSE_CHUNK = 1 * MIB
+
+
+def resolve_target(target: str | None, environ: Mapping[str, str] = os.environ) -> str:
+    """The argument, else $PIXPRESS_SERVER, else localhost:50051."""
+    return target or environ.get(TARGET_ENV) or DEFAULT_TARGET
+
+
+def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The argument, else $PIXPRESS_API_KEY, else None (no authorization metadata)."""
+    return api_key or environ.get(API_KEY_ENV) or None
+
+
+def call_metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
+    """Metadata sent on every call: `authorization: Bearer <key>` when a key is set."""
+    return (("authorization", f"Bearer {api_key}"),) if api_key else ()
+
+
+def validate_chunk_size(chunk_size: int) -> int:
+    """Reject chunk sizes that are not an int in 1..MAX_CHUNK_SIZE (ValueError)."""
+    return check_int_between("chunk_size", chunk_size, 1, MAX_CHUNK_SIZE)
+
+
+def channel_options(chunk_size: int) -> list[tuple[str, int]]:
+    """Message size limits a little above the largest message either side sends."""
+    return [
+        ("grpc.max_send_message_length", chunk_size + MESSAGE_HEADROOM),
+        (
+            "grpc.max_receive_message_length",
+            max(chunk_size, MAX_RESPONSE_CHUNK) + MESSAGE_HEADROOM,
+        ),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a client decides once at construction, shared by Client and AsyncClient."""
+
+    target: str
+    chunk_size: int
+    timeout: float | None
+    metadata: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def resolve(
+        cls,
+        target: str | None,
+        *,
+        api_key: str | None,
+        chunk_size: int,
+        timeout: float | None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Settings:
+        """Apply the env fallbacks and validate; raises ValueError for a bad chunk_size."""
+        return cls(
+            target=resolve_target(target, environ),
+            chunk_size=validate_chunk_size(chunk_size),
+            timeout=timeout,
+            metadata=call_metadata(resolve_api_key(api_key, environ)),
+        )
+
+    @property
+    def channel_options(self) -> list[tuple[str, int]]:
+        """gRPC channel options for this chunk size."""
+        return channel_options(self.chunk_size)
+
+    def call_timeout(self, timeout: float | None) -> float | None:
+        """The per-call timeout if given, else the client's."""
+        return self.timeout if timeout is None else timeout
