@@ -1,0 +1,84 @@
+"""A tiny in-process CompressService for the SDK and CLI tests: it returns the input reversed.
+
+An input starting with b"ABORT <STATUS_NAME> <message>" makes it abort with that status instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from pixpress.v1 import compress_pb2 as pb
+from pixpress.v1 import compress_pb2_grpc
+
+OUTPUT_CHUNK = 1024 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass
+class Seen:
+    """What one call sent: the payload kind of each request, chunk sizes, metadata."""
+
+    kinds: list[str] = field(default_factory=list)
+    chunk_sizes: list[int] = field(default_factory=list)
+    options: pb.CompressOptions | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
+    def __init__(self) -> None:
+        self.calls: list[Seen] = []
+        self._lock = threading.Lock()
+
+    def Compress(self, request_iterator, context):
+        seen = Seen(metadata={k: v for k, v in context.invocation_metadata()})
+        with self._lock:
+            self.calls.append(seen)
+        pieces = []
+        for request in request_iterator:
+            kind = request.WhichOneof("payload")
+            seen.kinds.append(kind)
+            if kind == "options":
+                seen.options = request.options
+            else:
+                seen.chunk_sizes.append(len(request.chunk))
+                pieces.append(request.chunk)
+        data = b"".join(pieces)
+        if data.startswith(b"ABORT "):
+            _, status, message = data.decode().split(" ", 2)
+            context.abort(grpc.StatusCode[status], message)
+        quality = seen.options.quality if seen.options.HasField("quality") else 80
+        image_format = pb.IMAGE_FORMAT_PNG if data.startswith(PNG_MAGIC) else pb.IMAGE_FORMAT_JPEG
+        output = data[::-1]
+        yield pb.CompressResponse(
+            result=pb.CompressResult(
+                format=image_format,
+                input_size=len(data),
+                output_size=len(output),
+                width=3,
+                height=2,
+                frames=1,
+                quality=quality,
+                stages=[pb.Stage(name="encode", output_bytes=len(output), milliseconds=1.5)],
+            )
+        )
+        for start in range(0, len(output), OUTPUT_CHUNK):
+            yield pb.CompressResponse(chunk=output[start : start + OUTPUT_CHUNK])
+
+
+@contextlib.contextmanager
+def echo_server() -> Iterator[tuple[str, EchoServicer]]:
+    """Serve EchoServicer on a free localhost port; yields ("localhost:PORT", servicer)."""
+    servicer = EchoServicer()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    compress_pb2_grpc.add_CompressServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("localhost:0")
+    server.start()
+    try:
+        yield f"localhost:{port}", servicer
+    finally:
+        server.stop(grace=None).wait()
