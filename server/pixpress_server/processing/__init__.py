@@ -1,1 +1,1 @@
-"""Image processing: format detection, per-format encoders and post-passes, run in worker processes."""
+"""Image processing, run in worker processes: format table, encoders and post-passes."""

@@ -1,0 +1,38 @@
+"""The one interface every encoder implements: EncodeRequest in, Encoded or KeepOriginal out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pixpress_server.processing.metadata import MetadataPolicy
+from pixpress_server.processing.vips import VipsImage
+
+
+@dataclass(frozen=True, slots=True)
+class EncodeRequest:
+    """The lazily loaded image plus the original bytes (some formats read facts from them)."""
+
+    image: VipsImage
+    source: bytes
+    quality: int
+    policy: MetadataPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """Encoder output; `postpass` says whether the format's lossless post-pass pays off here."""
+
+    data: bytes
+    postpass: bool
+    mode: str  # short description for logs, e.g. "palette", "lossless", "q=80"
+
+
+@dataclass(frozen=True, slots=True)
+class KeepOriginal:
+    """The encoder decided the original is the answer (reason is machine-readable-ish)."""
+
+    reason: str
+
+
+Encoder = Callable[[EncodeRequest], Encoded | KeepOriginal]

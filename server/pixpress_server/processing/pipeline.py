@@ -1,0 +1,193 @@
+"""Entry points the worker processes call: initialise, probe (header only) and compress.
+
+compress runs named short steps: sniff, probe + limits, load (decode), encode, post-pass,
+guard. Loading is lazy and sequential, so most pixel decoding happens inside "encode".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from pixpress_server.errors import InternalFailure, InvalidInput, PixpressServerError
+from pixpress_server.processing import vips
+from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal
+from pixpress_server.processing.formats import SNIFF_BYTES, sniff
+from pixpress_server.processing.metadata import NORMAL_ORIENTATION, MetadataPolicy
+from pixpress_server.processing.model import (
+    CompressOptions,
+    CompressOutcome,
+    ImageFormat,
+    ImageHeader,
+    Limits,
+    StageReport,
+)
+from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
+
+_T = TypeVar("_T")
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+# Formats whose orientation survives without rotating pixels: JPEG gets a minimal EXIF
+# Orientation segment, TIFF writes its own Orientation tag, HEIF decoders apply irot/imir.
+_KEEPS_ORIENTATION_TAG = frozenset(
+    {ImageFormat.JPEG, ImageFormat.TIFF, ImageFormat.AVIF, ImageFormat.HEIF}
+)
+_BYTES_PER_SAMPLE = {
+    "uchar": 1,
+    "char": 1,
+    "ushort": 2,
+    "short": 2,
+    "uint": 4,
+    "int": 4,
+    "float": 4,
+}
+
+
+def initialise() -> None:
+    """Once per worker process."""
+    vips.initialise()
+
+
+def _read_head(source: Path) -> bytes:
+    try:
+        with source.open("rb") as file:
+            return file.read(SNIFF_BYTES)
+    except OSError as error:
+        raise InternalFailure("cannot read the uploaded image", detail=repr(error)) from error
+
+
+def _header(image: vips.VipsImage) -> ImageHeader:
+    frames = image.frames
+    return ImageHeader(
+        format=image.format,
+        width=image.width,
+        height=image.height // frames,
+        frames=frames,
+        bands=image.bands,
+    )
+
+
+def check_limits(header: ImageHeader, limits: Limits) -> None:
+    """Raises InvalidInput naming the limit (and its flag) that the header exceeds."""
+    if header.pixels > limits.max_pixels:
+        raise InvalidInput(
+            f"image is {header.width}x{header.height} = {header.pixels} pixels, "
+            f"above the limit of {limits.max_pixels} pixels (--max-pixels)"
+        )
+    if header.frames > limits.max_frames:
+        raise InvalidInput(
+            f"image has {header.frames} frames, above the limit of {limits.max_frames} "
+            f"frames (--max-frames)"
+        )
+
+
+def _probe_image(source: Path, limits: Limits) -> tuple[vips.VipsImage, ImageHeader]:
+    image_format = sniff(_read_head(source))
+    image = vips.load(source, image_format)
+    header = _header(image)
+    check_limits(header, limits)
+    return image, header
+
+
+def probe(source: Path, limits: Limits) -> ImageHeader:
+    """Read the header only (no pixel decode) and check it against the limits.
+
+    Raises:
+        InvalidInput: unsupported, corrupt, or above a limit.
+    """
+    return _run(lambda: _probe_image(source, limits)[1])
+
+
+@dataclass(slots=True)
+class _Stages:
+    reports: list[StageReport]
+    started: float
+
+    def done(self, name: str, output_bytes: int) -> None:
+        now = time.perf_counter()
+        self.reports.append(StageReport(name, output_bytes, (now - self.started) * 1000))
+        self.started = now
+
+
+def compress(
+    source: Path, destination: Path, options: CompressOptions, limits: Limits
+) -> CompressOutcome:
+    """Compress `source` into `destination` in the same format.
+
+    When the outcome has kept_original=True, `destination` is not written: send the source.
+
+    Raises:
+        InvalidInput: unsupported, corrupt or truncated input, or above a limit.
+        Unencodable: readable here but not writable (HEVC HEIF).
+        InternalFailure: anything unexpected.
+    """
+    return _run(lambda: _compress(source, destination, options, limits))
+
+
+def _run(step: Callable[[], _T]) -> _T:
+    try:
+        return step()
+    except PixpressServerError:
+        raise
+    except Exception as error:
+        logger.exception("unexpected failure in the processing pipeline")
+        raise InternalFailure(
+            "internal error while processing the image", detail=repr(error)
+        ) from error
+
+
+def _compress(
+    source: Path, destination: Path, options: CompressOptions, limits: Limits
+) -> CompressOutcome:
+    stages = _Stages([], time.perf_counter())
+    policy = MetadataPolicy.from_options(options)
+
+    # load: header only; pixels are decoded as the encoder pulls them.
+    image, header = _probe_image(source, limits)
+    data = source.read_bytes()
+    orientation = image.get_int("orientation", NORMAL_ORIENTATION)
+    if header.frames == 1 and policy.rotate_pixels(
+        orientation, keeps_tag=header.format in _KEEPS_ORIENTATION_TAG
+    ):
+        image = image.in_memory().autorotated()
+    sample = _BYTES_PER_SAMPLE.get(image.band_format, 1)
+    stages.done("decode", header.pixels * header.frames * header.bands * sample)
+
+    def outcome(output_size: int, reason: str = "") -> CompressOutcome:
+        return CompressOutcome(
+            header=header,
+            input_size=len(data),
+            output_size=output_size,
+            quality=options.quality,
+            kept_original=bool(reason),
+            kept_original_reason=reason,
+            stages=tuple(stages.reports),
+        )
+
+    encoded = ENCODERS[header.format](EncodeRequest(image, data, options.quality, policy))
+    if isinstance(encoded, KeepOriginal):
+        stages.done("encode", len(data))
+        return outcome(len(data), encoded.reason)
+    output = encoded.data
+    stages.done("encode", len(output))
+
+    postpass = POSTPASSES.get(header.format)
+    if postpass is not None and encoded.postpass:
+        output = postpass(output, PostPassContext(policy, orientation))
+        stages.done("postpass", len(output))
+
+    # guard: never larger (and an unchanged file is no compression either).
+    if len(output) >= len(data):
+        return outcome(len(data), "not smaller")
+    try:
+        destination.write_bytes(output)
+    except OSError as error:
+        raise InternalFailure("cannot write the compressed image", detail=repr(error)) from error
+    logger.debug("%s %s: %d -> %d bytes", header.format, encoded.mode, len(data), len(output))
+    return outcome(len(output))

@@ -1,0 +1,71 @@
+"""Lossless post-passes on encoded bytes: mozjpeg for JPEG, oxipng for PNG.
+
+A failing pass returns its input unchanged (and logs why): it can only ever cost bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import mozjpeg_lossless_optimization
+import oxipng
+
+from pixpress_server.processing.metadata import MetadataPolicy, with_orientation
+from pixpress_server.processing.model import ImageFormat
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+# oxipng level 2 (its default): 8 filter/zlib trials. Measured on Kodak 768x512 photos,
+# level 2 ~0.1 s each and 4 ~0.5 s for <0.5% fewer bytes; a 12 MP PNG at level 2 is a few s.
+OXIPNG_LEVEL = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PostPassContext:
+    """What a post-pass needs besides the bytes."""
+
+    policy: MetadataPolicy
+    orientation: int
+
+
+PostPass = Callable[[bytes, PostPassContext], bytes]
+
+
+def optimise_jpeg(data: bytes, context: PostPassContext) -> bytes:
+    """Lossless mozjpeg (progressive, optimised Huffman); keeps ICC, or all markers.
+
+    EXIF is dropped with the other markers by default, so the orientation the viewer applies
+    is written back in a minimal EXIF segment.
+    """
+    copy = (
+        mozjpeg_lossless_optimization.COPY_MARKERS.ALL
+        if context.policy.keep_all
+        else mozjpeg_lossless_optimization.COPY_MARKERS.ICC
+    )
+    try:
+        optimised = bytes(mozjpeg_lossless_optimization.optimize(data, copy=copy))
+    except ValueError as error:
+        logger.warning("mozjpeg lossless pass failed, keeping its input: %s", error)
+        return data
+    if context.policy.keep_all:
+        return optimised
+    return with_orientation(optimised, context.orientation)
+
+
+def optimise_png(data: bytes, context: PostPassContext) -> bytes:
+    """oxipng: keeps bit depth and alpha; keeps iCCP/sRGB/gAMA/cHRM (everything if keep_all)."""
+    strip = oxipng.StripChunks.none() if context.policy.keep_all else oxipng.StripChunks.safe()
+    try:
+        return bytes(oxipng.optimize_from_memory(data, level=OXIPNG_LEVEL, strip=strip))
+    except oxipng.PngError as error:
+        logger.warning("oxipng pass failed, keeping its input: %s", error)
+        return data
+
+
+POSTPASSES: Mapping[ImageFormat, PostPass] = {
+    ImageFormat.JPEG: optimise_jpeg,
+    ImageFormat.PNG: optimise_png,
+}
