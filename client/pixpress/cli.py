@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
+import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -124,16 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 @dataclass
 class Summary:
-    """Totals over the files that were compressed."""
+    """Totals: bytes and saving over the files compressed; failures are listed apart."""
 
-    files: int = 0
+    compressed: int = 0
     kept: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
     failures: list[str] = field(default_factory=list)
 
     def add(self, result: CompressResult) -> None:
-        self.files += 1
+        self.compressed += 1
         self.kept += result.kept_original
         self.bytes_in += result.input_size
         self.bytes_out += result.output_size
@@ -141,10 +142,20 @@ class Summary:
     def table(self) -> Table:
         saved = 1 - self.bytes_out / self.bytes_in if self.bytes_in else 0.0
         table = Table(title="pixpress compress")
-        for column in ("files", "kept original", "bytes in", "bytes out", "saved", "failures"):
+        columns = (
+            "files",
+            "compressed",
+            "kept original",
+            "bytes in",
+            "bytes out",
+            "saved",
+            "failed",
+        )
+        for column in columns:
             table.add_column(column, justify="right")
         table.add_row(
-            str(self.files),
+            str(self.compressed + len(self.failures)),
+            str(self.compressed),
             str(self.kept),
             f"{self.bytes_in:,}",
             f"{self.bytes_out:,}",
@@ -163,13 +174,18 @@ def failure_line(path: Path, error: Exception) -> str:
     return f"{path}: {type(error).__name__}: {error}"
 
 
-def write_atomically(destination: Path, data: bytes) -> None:
-    """Write via a temporary file in the same directory, so a reader never sees half a file."""
+def write_atomically(destination: Path, data: bytes, mode_from: Path | None = None) -> None:
+    """Write via a temporary file in the same directory, so a reader never sees half a file.
+
+    The new file gets the umask's mode, or `mode_from`'s permissions when replacing a file.
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
+    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as file:
+        with open(temporary, "xb") as file:
             file.write(data)
+        if mode_from is not None:
+            shutil.copymode(mode_from, temporary)
         os.replace(temporary, destination)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -180,7 +196,10 @@ def write_atomically(destination: Path, data: bytes) -> None:
 def compress_one(client: Client, job: Job, quality: int, keep_metadata: bool) -> CompressResult:
     """Compress one file and write its output (in place only when it got smaller)."""
     result = client.compress(job.source, quality, keep_metadata)
-    if not (job.in_place and result.kept_original):
+    if job.in_place:
+        if not result.kept_original:
+            write_atomically(job.destination, result.data, mode_from=job.source)
+    else:
         write_atomically(job.destination, result.data)
     return result
 

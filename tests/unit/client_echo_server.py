@@ -1,6 +1,7 @@
 """A tiny in-process CompressService for the SDK and CLI tests: it returns the input reversed.
 
-An input starting with b"ABORT <STATUS_NAME> <message>" makes it abort with that status instead.
+An input starting with b"ABORT <STATUS_NAME> <message>" makes it abort with that status instead;
+one starting with b"KEEP" comes back unchanged with kept_original set.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
             context.abort(grpc.StatusCode[status], message)
         quality = seen.options.quality if seen.options.HasField("quality") else 80
         image_format = pb.IMAGE_FORMAT_PNG if data.startswith(PNG_MAGIC) else pb.IMAGE_FORMAT_JPEG
-        output = data[::-1]
+        kept = data.startswith(b"KEEP")
+        output = data if kept else data[::-1]
         yield pb.CompressResponse(
             result=pb.CompressResult(
                 format=image_format,
@@ -63,6 +65,8 @@ class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
                 height=2,
                 frames=1,
                 quality=quality,
+                kept_original=kept,
+                kept_original_reason="not smaller" if kept else "",
                 stages=[pb.Stage(name="encode", output_bytes=len(output), milliseconds=1.5)],
             )
         )

@@ -146,3 +146,28 @@ def test_runs_as_a_module(tmp_path, target):
     assert completed.returncode == 1
     assert completed.stderr == f"{source}: INVALID_ARGUMENT: unsupported format\n"
     assert not (tmp_path / "a.min.jpg").exists()
+
+
+def test_outputs_get_the_umask_mode(tmp_path, target):
+    source = tmp_path / "a.jpg"
+    source.write_bytes(b"abc")
+    old = os.umask(0o022)
+    try:
+        assert main(["compress", str(source), "--server", target]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.min.jpg").stat().st_mode & 0o777 == 0o644
+
+
+def test_in_place_replaces_keeping_mode_and_skips_kept_originals(tmp_path, target):
+    changed, kept = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    changed.write_bytes(b"abc")
+    changed.chmod(0o600)
+    kept.write_bytes(b"KEEP me")
+    before = kept.stat().st_mtime_ns
+    assert main(["compress", str(tmp_path), "--in-place", "--server", target]) == 0
+    assert changed.read_bytes() == b"cba"
+    assert changed.stat().st_mode & 0o777 == 0o600
+    assert kept.read_bytes() == b"KEEP me"
+    assert kept.stat().st_mtime_ns == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "b.jpg"]

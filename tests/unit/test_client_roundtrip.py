@@ -144,3 +144,12 @@ async def test_async_quality_validation():
     async with pixpress.AsyncClient("localhost:1") as client:
         with pytest.raises(ValueError, match="received 0"):
             await client.compress(b"x", quality=0)
+
+
+def test_kept_original_is_reported(target):
+    with pixpress.Client(target) as client:
+        result = client.compress(b"KEEP these bytes")
+    assert result.kept_original is True
+    assert result.kept_original_reason == "not smaller"
+    assert result.data == b"KEEP these bytes"
+    assert result.saved_ratio == 0.0
