@@ -61,10 +61,11 @@ class AsyncClient(BaseClient):
     ) -> CompressResult:
         """Compress an image in its own format; see Client.compress."""
         with self._compress_exchange(data_or_path, quality, keep_metadata) as exchange:
+            # File reads go to a thread; slicing bytes is cheap enough for the loop.
+            requests = exchange.requests
             call = self._compress(
-                _in_thread(exchange.requests) if is_path(data_or_path) else exchange.requests,
-                timeout=self._settings.call_timeout(timeout),
-                metadata=self._settings.metadata,
+                _in_thread(requests) if is_path(data_or_path) else requests,
+                **self._call_options(timeout),
             )
             try:
                 async for response in call:

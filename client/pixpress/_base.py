@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypedDict
 
 from pixpress._chunks import Source, open_chunks
 from pixpress._config import DEFAULT_CHUNK_SIZE, Settings
@@ -12,7 +13,14 @@ from pixpress._convert import ResultAssembler, compress_options, request_stream
 from pixpress._errors import translating_rpc_errors
 from pixpress.v1 import compress_pb2 as pb
 
-__all__ = ["BaseClient", "Exchange"]
+__all__ = ["BaseClient", "CallOptions", "Exchange"]
+
+
+class CallOptions(TypedDict):
+    """Keyword arguments every RPC gets: deadline and metadata (the API key)."""
+
+    timeout: float | None
+    metadata: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +50,11 @@ class BaseClient:
     def target(self) -> str:
         """The "host:port" this client talks to."""
         return self._settings.target
+
+    def _call_options(self, timeout: float | None) -> CallOptions:
+        return CallOptions(
+            timeout=self._settings.call_timeout(timeout), metadata=self._settings.metadata
+        )
 
     @contextlib.contextmanager
     def _compress_exchange(

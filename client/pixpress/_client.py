@@ -78,11 +78,7 @@ class Client(BaseClient):
             PixpressError: the server answered with an error status (a subclass per status).
         """
         with self._compress_exchange(data_or_path, quality, keep_metadata) as exchange:
-            responses = self._compress(
-                exchange.requests,
-                timeout=self._settings.call_timeout(timeout),
-                metadata=self._settings.metadata,
-            )
+            responses = self._compress(exchange.requests, **self._call_options(timeout))
             try:
                 for response in responses:
                     exchange.assembler.add(response)
