@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 LISTENING = "pixpress listening on "
 
 
@@ -21,6 +23,7 @@ class ServerProcess:
     address: str
     data_dir: Path
     log_lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread = field(default_factory=threading.Thread)
 
     @property
     def port(self) -> int:
@@ -34,6 +37,11 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+        finally:
+            self._reader.join(5)
+            for stream in (self.process.stdout, self.process.stderr):
+                if stream is not None:
+                    stream.close()
 
     @property
     def log(self) -> str:
@@ -70,6 +78,7 @@ def start_server(
         daemon=True,
     )
     stderr_reader.start()
+    server._reader = stderr_reader
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
     while time.monotonic() < deadline:
@@ -81,3 +90,9 @@ def start_server(
             break
     server.stop()
     raise RuntimeError(f"server did not start:\n{server.log}")
+
+
+def worker_processes(server: ServerProcess) -> list[psutil.Process]:
+    """The server's worker processes (spawned children running multiprocessing's spawn_main)."""
+    children = psutil.Process(server.process.pid).children()
+    return [c for c in children if any("spawn_main" in part for part in c.cmdline())]

@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pixpress.v1 import compress_pb2, compress_pb2_grpc
 
-from tests.integration.server_process import ServerProcess
+from tests.integration.server_process import ServerProcess, worker_processes
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -217,9 +217,7 @@ def big_png() -> bytes:
 
 
 def worker_count(server: ServerProcess) -> int:
-    import psutil
-
-    return len(psutil.Process(server.process.pid).children())
+    return len(worker_processes(server))
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> bool:
