@@ -100,6 +100,8 @@ class FormatSpec:
     supports_animation: bool
     has_lossless_variant: bool
     bytes_per_pixel: float
+    # Lower figure for JPEGs with subsampled chroma (ImageHeader.chroma_subsampled).
+    subsampled_bytes_per_pixel: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,9 @@ def estimate_memory(header: ImageHeader, input_size: int) -> int:
     pixels x frames x the format's measured bytes/pixel (FormatSpec.bytes_per_pixel), plus
     the input bytes, an allowance for the output, and the worker's fixed overhead.
     """
-    factor = spec_for(header.format).bytes_per_pixel
+    spec = spec_for(header.format)
+    factor = spec.bytes_per_pixel
+    if header.chroma_subsampled and spec.subsampled_bytes_per_pixel is not None:
+        factor = spec.subsampled_bytes_per_pixel
     pixel_bytes = int(header.pixels * header.frames * factor)
     return pixel_bytes + (INPUT_COPIES + OUTPUT_COPIES) * input_size + PROCESS_OVERHEAD

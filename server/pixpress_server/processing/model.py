@@ -48,6 +48,9 @@ class ImageHeader:
     height: int
     frames: int
     bands: int
+    # JPEG only: chroma stored at reduced resolution (4:2:0/4:2:2). It halves mozjpeg's
+    # coefficient buffers; False (the conservative default) for everything else.
+    chroma_subsampled: bool = False
 
     @property
     def pixels(self) -> int:

@@ -70,6 +70,7 @@ def _header(image: vips.VipsImage) -> ImageHeader:
         height=image.height // frames,
         frames=frames,
         bands=image.bands,
+        chroma_subsampled=image.get_str("jpeg-chroma-subsample", "4:4:4") != "4:4:4",
     )
 
 

@@ -107,6 +107,16 @@ class VipsImage:
         except pyvips.Error as error:
             raise _invalid(self.format, error) from error
 
+    def check_decodes(self) -> None:
+        """Decode every pixel (streamed, nothing kept) so corrupt or truncated data fails here.
+
+        For paths that never decode otherwise (lossless post-passes on the original bytes).
+        """
+        try:
+            self.image.min()
+        except pyvips.Error as error:
+            raise _invalid(self.format, error) from error
+
     def save(self, saver: str, options: Mapping[str, object]) -> bytes:
         """Run a `*save_buffer` operation, e.g. save("jpegsave_buffer", {"Q": 80})."""
         try:

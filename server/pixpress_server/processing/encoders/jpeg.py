@@ -21,6 +21,8 @@ def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
     """
     source_quality = estimate_quality(request.source)
     if request.quality >= 100 or (source_quality is not None and request.quality >= source_quality):
+        # mozjpeg transcodes truncated or corrupt data with only a warning: decode to check.
+        request.image.check_decodes()
         return Encoded(request.source, postpass=True, mode=f"lossless (source q={source_quality})")
 
     header = read_header(request.source)

@@ -27,6 +27,7 @@ def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
     if is_animated_png(request.source):
         return KeepOriginal("apng animation kept unchanged")
     if request.quality >= 100:
+        request.image.check_decodes()  # oxipng would pass some corrupt files through
         return Encoded(request.source, postpass=True, mode="lossless")
 
     # The image is read twice (quantise, then compare), so decode it once into memory.

@@ -40,6 +40,7 @@ def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
         return KeepOriginal("lossy source at quality 100")
     data = request.image.save(
         "webpsave_buffer",
-        {"Q": request.quality, "effort": 4, "smart_subsample": True, "keep": keep},
+        # smart_subsample (sharp YUV) measured 23 vs 15 bytes/pixel peak for <1% fewer bytes.
+        {"Q": request.quality, "effort": 4, "keep": keep},
     )
     return Encoded(data, postpass=False, mode=f"q={request.quality}")

@@ -1,0 +1,23 @@
+"""Shared test helpers: where the fixture images live and how tests get a private copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+
+
+def copy_fixture(tmp_path: Path, name: str) -> Path:
+    """Copy tests/fixtures/<name> into tmp_path (tests never write into fixtures/)."""
+    source = FIXTURES_DIR / name
+    target = tmp_path / source.name
+    shutil.copyfile(source, target)
+    return target
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES_DIR
