@@ -7,9 +7,21 @@ from pixpress_server.processing.model import ImageHeader
 
 MIB = 1024 * 1024
 
-# Resident memory of an idle worker after pipeline.initialise() (Python, libvips, mozjpeg,
-# oxipng, libheif...): measured 66 MiB; rounded up.
-PROCESS_OVERHEAD = 80 * MIB
+# Per-format factors (formats.FORMATS bytes_per_pixel) were measured as
+#   (peak RSS of a fresh worker compressing at q 80 - its idle RSS - 3 x input bytes) / pixels
+# on photos generated from kodim23 (upscaled + noise), 2 cores, libvips default threads:
+#   JPEG 40 MP 4:4:4 (source q92)   12.7 B/px   (541 MiB peak)   -> 14.0
+#   JPEG 40 MP 4:2:0                 7.2 B/px   (301 MiB peak)   ->  7.8
+#   PNG 30 MP photo (palette tried, rejected, lossless + oxipng)  15.2 B/px -> 16.5
+#   PNG 30 MP palette source                                     9.6 B/px
+#   WebP 30 MP lossy 14.9 B/px; lossless 20 MP (near-lossless) 35.3 B/px -> 38.0 (one figure)
+#   GIF 20 MP 16.0, AVIF 12 MP 26.5 (heifsave AV1), TIFF deflate 30 MP ~0, JPEG-TIFF ~0
+#   (TIFF streams strip by strip: 4.5 covers the decoded strips and the copies).
+# The reference figures (libvips mozjpeg ~7.2 B/px for 4:2:0, palette PNG ~5.5, WebP ~5.8)
+# measured the encoder alone; ours include decoding, the palette acceptance check and oxipng.
+# Resident memory of an idle worker after pipeline.initialise() and a few small images
+# (Python, libvips, mozjpeg, oxipng, libheif): measured 31 MiB.
+PROCESS_OVERHEAD = 48 * MIB
 # Bytes held in Python besides libvips: the source file read once, the encoded output and
 # the post-pass's copy of it (the guard makes outputs no larger than the input).
 INPUT_COPIES = 1
