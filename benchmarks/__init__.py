@@ -1,0 +1,1 @@
+"""pixpress benchmark suite: throughput, compression ratio and perceptual quality (`python -m benchmarks`)."""

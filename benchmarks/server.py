@@ -1,0 +1,107 @@
+"""Start a real pixpress server subprocess on port 0 and find its worker processes.
+
+The same mechanism as tests/integration/server_process.py, owned here so the benchmark does
+not import the test tree.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+LISTENING = "pixpress listening on "
+
+
+@dataclass
+class ServerProcess:
+    """A running `pixpress_server.main` subprocess."""
+
+    process: subprocess.Popen[str]
+    address: str
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes (spawned children running multiprocessing's spawn_main)."""
+        try:
+            children = psutil.Process(self.pid).children()
+        except psutil.Error:
+            return []
+        pids = []
+        for child in children:
+            try:
+                if any("spawn_main" in part for part in child.cmdline()):
+                    pids.append(child.pid)
+            except psutil.Error:
+                continue
+        return pids
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, wait (SIGKILL after `timeout`), and return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+        finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_server(
+    data_dir: Path, extra_args: Sequence[str] = (), timeout: float = 120
+) -> ServerProcess:
+    """Start `pixpress_server.main --port 0` and wait for its listening line.
+
+    Raises:
+        RuntimeError: the server exited or did not listen within `timeout` seconds.
+    """
+    command = [
+        sys.executable,
+        "-m",
+        "pixpress_server.main",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        *extra_args,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    # The log goes to a file, not a pipe: a reader thread here would compete with the
+    # client for the GIL, and the server keeps its production INFO logging.
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    server = ServerProcess(process=process, address="", data_dir=data_dir, log_path=log_path)
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith(LISTENING):
+            server.address = line[len(LISTENING) :].strip()
+            return server
+        if not line and process.poll() is not None:
+            break
+    server.stop()
+    raise RuntimeError(f"server did not start:\n{server.log}")
