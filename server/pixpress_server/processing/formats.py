@@ -116,7 +116,7 @@ class UnsupportedSpec:
 _TIFF_MAGIC = _prefix(b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 FORMATS: tuple[FormatSpec, ...] = (
     FormatSpec(ImageFormat.JPEG, "image/jpeg", _prefix(b"\xff\xd8\xff"), False, False, 14.0, 7.8),
-    FormatSpec(ImageFormat.PNG, "image/png", _prefix(b"\x89PNG\r\n\x1a\n"), False, True, 16.5),
+    FormatSpec(ImageFormat.PNG, "image/png", _prefix(b"\x89PNG\r\n\x1a\n"), False, True, 7.0),
     FormatSpec(ImageFormat.WEBP, "image/webp", _is_webp, True, True, 38.0),
     FormatSpec(ImageFormat.GIF, "image/gif", _prefix(b"GIF87a", b"GIF89a"), True, False, 18.0),
     FormatSpec(ImageFormat.AVIF, "image/avif", _is_avif, True, True, 29.0),

@@ -12,8 +12,10 @@ MIB = 1024 * 1024
 # on photos generated from kodim23 (upscaled + noise), 2 cores, libvips default threads:
 #   JPEG 40 MP 4:4:4 (source q92)   12.7 B/px   (541 MiB peak)   -> 14.0
 #   JPEG 40 MP 4:2:0                 7.2 B/px   (301 MiB peak)   ->  7.8
-#   PNG 30 MP photo (palette tried, rejected, lossless + oxipng)  15.2 B/px -> 16.5
-#   PNG 30 MP palette source                                     9.6 B/px
+#   PNG (palette accepted, oxipng level 1): 30 MP 8.2 B/px (482 MiB peak, 77 MB input),
+#   50 MP 5.7 B/px (538 MiB peak, 84 MB input); PNG memory follows the input size too
+#   (oxipng trials), so 7.0 fits both within 3% / 15% above the real peak -> 7.0
+#   JPEG 200 MP 4:2:0 (source q85): 1326 MiB peak vs 1583 MiB estimated (1.19x)
 #   WebP 30 MP lossy 14.9 B/px; lossless 20 MP (near-lossless) 35.3 B/px -> 38.0 (one figure)
 #   GIF 20 MP 16.0, AVIF 12 MP 26.5 (heifsave AV1), TIFF deflate 30 MP ~0, JPEG-TIFF ~0
 #   (TIFF streams strip by strip: 4.5 covers the decoded strips and the copies).
