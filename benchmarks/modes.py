@@ -65,6 +65,8 @@ class PassResult:
     latencies: list[Latency]
     outcomes: dict[str, TaskOutcome]
     peak_rss: RssPeaks = field(default_factory=RssPeaks)
+    outputs: dict[str, Path] = field(default_factory=dict)
+    """Pool modes: where each image's output was written (absent when kept or failed)."""
 
     @property
     def images_per_second(self) -> float:
@@ -125,11 +127,15 @@ class PoolRunner:
             return [image for image in images if image.format in BASELINE_FORMATS]
         return list(images)
 
-    def output_path(self, image: CorpusImage, index: int) -> Path:
-        return self.scratch / f"{index:05d}{_extension(image)}"
+    def output_dir(self, quality: int) -> Path:
+        return self.scratch / f"q{quality}"
+
+    def output_path(self, image: CorpusImage, index: int, quality: int) -> Path:
+        """Where the pass at `quality` wrote image number `index` (unless kept or failed)."""
+        return self.output_dir(quality) / f"{index:05d}{_extension(image)}"
 
     def _submit(self, image: CorpusImage, index: int, quality: int) -> Future[TaskOutcome]:
-        destination = str(self.output_path(image, index))
+        destination = str(self.output_path(image, index, quality))
         if self.mode is Mode.IN_PROCESS:
             return self._executor.submit(compress_pixpress, str(image.path), destination, quality)
         return self._executor.submit(
@@ -138,12 +144,16 @@ class PoolRunner:
 
     def run_pass(self, images: Sequence[CorpusImage], quality: int, concurrency: int) -> PassResult:
         chosen = self.images_for(images)
-        for path in self.scratch.iterdir():
+        output_dir = self.output_dir(quality)
+        output_dir.mkdir(exist_ok=True)
+        for path in output_dir.iterdir():
             path.unlink()
         latencies: list[Latency] = []
         outcomes: dict[str, TaskOutcome] = {}
         pending: dict[Future[TaskOutcome], tuple[CorpusImage, float]] = {}
+        outputs: dict[str, Path] = {}
         queue = list(enumerate(chosen))
+        index_of = {image.name: index for index, image in queue}
         queue.reverse()
         cpu_before = cpu_seconds(self.pids())
         client_before = _client_cpu()
@@ -157,7 +167,9 @@ class PoolRunner:
                 now = time.perf_counter()
                 for future in done:
                     image, submitted = pending.pop(future)
-                    outcomes[image.name] = future.result()
+                    outcome = outcomes[image.name] = future.result()
+                    if not outcome.error and not outcome.kept_original:
+                        outputs[image.name] = self.output_path(image, index_of[image.name], quality)
                     latencies.append(Latency(image.name, image.size_class, now - submitted))
             wall = time.perf_counter() - started
         return PassResult(
@@ -173,6 +185,7 @@ class PoolRunner:
             latencies=latencies,
             outcomes=outcomes,
             peak_rss=sampler.peaks,
+            outputs=outputs,
         )
 
     def close(self) -> None:
@@ -184,7 +197,7 @@ def _service_outcome(result: Any) -> TaskOutcome:
     return TaskOutcome(result.output_size, result.kept_original, stages)
 
 
-async def _drive_service(
+async def _drive_service(  # noqa: PLR0917
     address: str,
     images: Sequence[CorpusImage],
     sources: Callable[[CorpusImage], bytes | Path],
