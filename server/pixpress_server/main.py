@@ -39,6 +39,10 @@ def display_address(host: str, port: int) -> str:
 
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain in-flight requests and return."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     spool = Spool(settings.spool_dir)
     spool.prepare()
     pool = WorkerPool(settings.workers, settings.log_level)
@@ -86,10 +90,6 @@ async def serve(settings: Settings) -> None:
         settings.data_dir,
     )
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     logger.info(
         "shutting down: draining in-flight requests for up to %.0fs", settings.shutdown_grace

@@ -94,5 +94,13 @@ def start_server(
 
 def worker_processes(server: ServerProcess) -> list[psutil.Process]:
     """The server's worker processes (spawned children running multiprocessing's spawn_main)."""
-    children = psutil.Process(server.process.pid).children()
-    return [c for c in children if any("spawn_main" in part for part in c.cmdline())]
+    workers = []
+    for child in psutil.Process(server.process.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and any(
+                "spawn_main" in part for part in child.cmdline()
+            ):
+                workers.append(child)
+        except psutil.Error:  # exited while we looked
+            continue
+    return workers

@@ -20,6 +20,7 @@ from tests.integration.server_process import ServerProcess, worker_processes
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CHUNK = 256 * 1024
+WORKERS = 2  # as started by the session `server` fixture
 MIB = 1024 * 1024
 
 
@@ -238,7 +239,6 @@ def test_deadline_expires(stub: compress_pb2_grpc.CompressServiceStub, big_png: 
 def test_client_cancelling_leaves_nothing_behind(
     stub: compress_pb2_grpc.CompressServiceStub, server: ServerProcess, big_png: bytes, phase: str
 ) -> None:
-    workers = worker_count(server)
     hold = threading.Event()
     parts = chunks(big_png)
 
@@ -257,7 +257,7 @@ def test_client_cancelling_leaves_nothing_behind(
         list(responses)
     assert raised.value.code() == grpc.StatusCode.CANCELLED
     assert wait_for(lambda: not list((server.data_dir / "tmp").iterdir())), "spool files leaked"
-    assert wait_for(lambda: worker_count(server) == workers), "the worker pool did not recover"
+    assert wait_for(lambda: worker_count(server) == WORKERS), "the worker pool did not recover"
 
 
 def test_health_still_serving_after_everything(

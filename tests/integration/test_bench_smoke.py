@@ -1,0 +1,45 @@
+"""The benchmark suite stays runnable: `python -m benchmarks --smoke` end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SECTIONS = {"meta", "corpus", "compression", "throughput", "big_images", "targets", "plots"}
+PLOTS = ("ratio_vs_quality.png", "rate_quality.png", "throughput.png", "latency.png")
+
+
+def test_smoke_run_writes_json_markdown_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+
+    data = json.loads((out / "results.json").read_text())
+    assert SECTIONS <= set(data)
+    assert len(data["corpus"]["images"]) == 2
+    modes = {row["mode"] for row in data["throughput"]}
+    assert modes == {"in-process", "service", "pillow"}
+    for row in data["throughput"]:
+        assert row["errors"] == 0
+        assert row["images_per_second"] > 0
+    encoders = {row["encoder"] for row in data["compression"]["rows"]}
+    assert encoders == {"pixpress", "pillow"}
+    assert all(row["mean_ssimulacra2"] is not None for row in data["compression"]["rows"])
+    assert data["big_images"]["single"] == []
+    assert data["targets"]
+
+    report = (out / "report.md").read_text()
+    assert report.startswith("# pixpress benchmark")
+    assert "## Targets" in report
+    for name in PLOTS:
+        assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
