@@ -14,6 +14,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from benchmarks.corpus import CorpusImage
 from benchmarks.modes import PassResult
 from benchmarks.quality.display import as_displayed
@@ -22,11 +25,24 @@ from benchmarks.quality.ssimulacra2 import score
 IDENTICAL = 100.0
 
 
+def _opaque(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    alpha = np.full((*image.shape[:2], 1), 255, dtype=np.uint8)
+    return np.concatenate([image, alpha], axis=2)
+
+
 def score_file(source: str, output: str) -> float | None:
-    """SSIMULACRA2 of `output` against `source`, both as displayed (None if not comparable)."""
+    """SSIMULACRA2 of `output` against `source`, both as displayed (None if not comparable).
+
+    When only one side has alpha, the other gets an opaque one (as the reference tool does).
+    """
     try:
         reference = as_displayed(Path(source))
         distorted = as_displayed(Path(output))
+        if reference.shape[2] != distorted.shape[2]:
+            if reference.shape[2] == 3:
+                reference = _opaque(reference)
+            else:
+                distorted = _opaque(distorted)
         return score(reference, distorted)
     except ValueError:
         return None
