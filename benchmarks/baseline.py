@@ -1,8 +1,9 @@
 """The Pillow baseline: the usual one-liner a user would write, per format.
 
 JPEG `quality=Q, optimize=True, progressive=True`; PNG quantised to 256 colours then
-`optimize=True` (lossless `optimize=True` at quality 100); WebP `quality=Q`. The same
-never-larger guard as pixpress applies, so both sides are compared as a user receives them.
+`optimize=True` (lossless `optimize=True` at quality 100); WebP `quality=Q` (every frame).
+EXIF orientation is applied to the pixels and the ICC profile kept, so the output displays
+like the source. The same never-larger guard as pixpress applies.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, features
+from PIL import Image, ImageOps, features
 
 from benchmarks.tasks import TaskOutcome
 
@@ -40,10 +41,13 @@ def _save_options(image: Image.Image) -> dict[str, Any]:
 
 def encode_pillow(data: bytes, image_format: str, quality: int) -> bytes:
     """Pillow's encode of `data` (a `image_format` file) at `quality`."""
-    with Image.open(io.BytesIO(data)) as image:
+    with Image.open(io.BytesIO(data)) as opened:
+        animated = getattr(opened, "n_frames", 1) > 1
+        # The displayed orientation must survive, as pixpress keeps it: rotate the pixels.
+        image = opened if animated else ImageOps.exif_transpose(opened)
         image.load()
         out = io.BytesIO()
-        options = _save_options(image)
+        options = _save_options(opened)
         if image_format == "jpeg":
             rgb = image if image.mode in {"RGB", "L", "CMYK"} else image.convert("RGB")
             rgb.save(out, "JPEG", quality=quality, optimize=True, progressive=True, **options)
@@ -53,7 +57,7 @@ def encode_pillow(data: bytes, image_format: str, quality: int) -> bytes:
                 source = source.convert("L")
             source.save(out, "PNG", optimize=True, **options)
         elif image_format == "webp":
-            image.save(out, "WEBP", quality=quality, **options)
+            image.save(out, "WEBP", quality=quality, save_all=animated, **options)
         else:
             raise ValueError(f"no Pillow baseline for {image_format}")
         return out.getvalue()

@@ -82,6 +82,8 @@ class BigImageRun:
     estimate_bytes: int
     idle_worker_rss_bytes: int
     peak_worker_rss_bytes: int
+    after_worker_rss_bytes: int
+    """The idle worker's RSS one second after the job finished."""
     peak_server_rss_bytes: int
     """The front (gRPC) process alone."""
     peak_tree_rss_bytes: int
@@ -143,6 +145,10 @@ def run_single(spec: BigImageSpec, path: Path, quality: int, scratch: Path) -> B
             started = time.perf_counter()
             (result,) = asyncio.run(_compress_all(server.address, path, quality, 1))
             wall = time.perf_counter() - started
+        # What the worker keeps after the job (freed heap not returned to the OS).
+        time.sleep(1.0)
+        after = RssSampler(root=server.pid)
+        after._sample()
     finally:
         server.stop()
     failed = isinstance(result, str)
@@ -159,6 +165,7 @@ def run_single(spec: BigImageSpec, path: Path, quality: int, scratch: Path) -> B
         estimate_bytes=estimate,
         idle_worker_rss_bytes=idle.peaks.single_child,
         peak_worker_rss_bytes=sampler.peaks.single_child,
+        after_worker_rss_bytes=after.peaks.single_child,
         peak_server_rss_bytes=sampler.peaks.root,
         peak_tree_rss_bytes=sampler.peaks.total,
         error=result if failed else "",

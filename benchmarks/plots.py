@@ -83,6 +83,8 @@ def throughput(rows: Sequence[ThroughputRow], path: Path, subtitle: str) -> Path
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     series: dict[tuple[str, int], list[ThroughputRow]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: r.concurrency):
+        if row.subset != "mixed":
+            continue
         series[(row.mode, row.workers)].append(row)
     for (mode, workers), items in sorted(series.items()):
         style = {"in-process": "-o", "service": "-s", "pillow": ":^"}.get(mode, "-x")
@@ -106,7 +108,7 @@ def throughput(rows: Sequence[ThroughputRow], path: Path, subtitle: str) -> Path
 
 def latency(rows: Sequence[ThroughputRow], path: Path, subtitle: str, concurrency: int) -> Path:
     """p50/p95/p99 per size class and mode at one concurrency (most workers)."""
-    chosen = [r for r in rows if r.concurrency == concurrency]
+    chosen = [r for r in rows if r.concurrency == concurrency and r.subset == "mixed"]
     top = max((r.workers for r in chosen), default=0)
     chosen = [r for r in chosen if r.workers == top]
     classes = sorted({c for r in chosen for c in r.latency_ms if c != "all"})

@@ -191,6 +191,7 @@ def throughput_lines(rows: Sequence[ThroughputRow]) -> list[str]:
     return _table(
         [
             "mode",
+            "images set",
             "workers",
             "concurrency",
             "images",
@@ -206,6 +207,7 @@ def throughput_lines(rows: Sequence[ThroughputRow]) -> list[str]:
         [
             (
                 r.mode,
+                r.subset,
                 r.workers,
                 r.concurrency,
                 r.images,
@@ -226,6 +228,8 @@ def throughput_lines(rows: Sequence[ThroughputRow]) -> list[str]:
 def latency_lines(rows: Sequence[ThroughputRow]) -> list[str]:
     body = []
     for r in rows:
+        if r.subset != "mixed":
+            continue
         for size, figures in r.latency_ms.items():
             body.append(
                 (
@@ -255,6 +259,7 @@ def big_lines(runs: Sequence[BigImageRun], concurrent: ConcurrentRun | None) -> 
             "estimate MiB",
             "idle worker MiB",
             "peak worker MiB",
+            "worker after MiB",
             "peak server MiB",
             "peak tree MiB",
             "worker / estimate",
@@ -270,6 +275,7 @@ def big_lines(runs: Sequence[BigImageRun], concurrent: ConcurrentRun | None) -> 
                 _fmt(r.estimate_bytes / MIB, 0),
                 _fmt(r.idle_worker_rss_bytes / MIB, 0),
                 _fmt(r.peak_worker_rss_bytes / MIB, 0),
+                _fmt(r.after_worker_rss_bytes / MIB, 0),
                 _fmt(r.peak_server_rss_bytes / MIB, 0),
                 _fmt(r.peak_tree_rss_bytes / MIB, 0),
                 _fmt(r.worker_ratio, 3),

@@ -43,11 +43,11 @@ def _service_vs_in_process(rows: Sequence[ThroughputRow], workers: int) -> Targe
     return Target(name, goal, measured, ratio >= SERVICE_RATIO)
 
 
-def _scaling(rows: Sequence[ThroughputRow], mode: Mode, concurrency: int) -> Target:
-    name = f"{mode}: 2 workers vs 1 worker (concurrency {concurrency})"
+def _scaling(rows: Sequence[ThroughputRow], mode: Mode, concurrency: int, subset: str) -> Target:
+    name = f"{mode}: 2 workers vs 1 worker (concurrency {concurrency}, {subset} images)"
     goal = f">= {SCALING_RATIO}x images/s"
-    one = find(rows, mode, 1, concurrency)
-    two = find(rows, mode, 2, concurrency)
+    one = find(rows, mode, 1, concurrency, subset)
+    two = find(rows, mode, 2, concurrency, subset)
     if one is None or two is None or not one.images_per_second:
         return Target(name, goal, "not measured (needs --workers 1,2)", None)
     ratio = two.images_per_second / one.images_per_second
@@ -140,7 +140,11 @@ def evaluate(
     worker_counts = sorted({row.workers for row in throughput})
     top = worker_counts[-1] if worker_counts else 1
     targets = [_service_vs_in_process(throughput, top)]
-    targets += [_scaling(throughput, mode, 4) for mode in (Mode.IN_PROCESS, Mode.SERVICE)]
+    targets += [
+        _scaling(throughput, mode, 4, subset)
+        for subset in ("cpu-bound", "mixed")
+        for mode in (Mode.IN_PROCESS, Mode.SERVICE)
+    ]
     targets.append(_small_latency(throughput, top))
     targets += [_rss(run) for run in big]
     if concurrent is not None:

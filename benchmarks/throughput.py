@@ -36,6 +36,8 @@ class ThroughputRow:
     peak_rss_bytes: int
     """Largest total RSS of the processes doing the work (server + workers, or the pool)."""
     errors: int
+    subset: str = "mixed"
+    """Which images: "mixed" (the whole corpus) or "cpu-bound" (JPEG and PNG photos)."""
     walls: list[float] = field(default_factory=list)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     """size class (and "all") -> {"p50", "p95", "p99", "n"} over every repeat's samples."""
@@ -113,10 +115,19 @@ def passes_count(runners: int, concurrencies: int, repeats: int) -> int:
 
 
 def find(
-    rows: Sequence[ThroughputRow], mode: Mode, workers: int, concurrency: int
+    rows: Sequence[ThroughputRow],
+    mode: Mode,
+    workers: int,
+    concurrency: int,
+    subset: str = "mixed",
 ) -> ThroughputRow | None:
     """The row of one configuration, if it ran."""
     for row in rows:
-        if row.mode == mode and row.workers == workers and row.concurrency == concurrency:
+        if (row.mode, row.workers, row.concurrency, row.subset) == (
+            mode,
+            workers,
+            concurrency,
+            subset,
+        ):
             return row
     return None

@@ -76,7 +76,9 @@ def _results(service_wall):
         [_score("pixpress", "jpeg", 400, 80.0), _score("pillow", "jpeg", 500, 79.0)]
     )
     big = [
-        BigImageRun("50 MP PNG", "png", 1, 1, 50.0, 10, 5, False, 1.0, 1000, 50, 1150, 60, 1300)
+        BigImageRun(
+            "50 MP PNG", "png", 1, 1, 50.0, 10, 5, False, 1.0, 1000, 50, 1150, 900, 60, 1300
+        )
     ]
     concurrent = ConcurrentRun("50 MP PNG", 4, 2, 2000, 1000, 4, [], 9.0, 1900, 2100)
     targets = evaluate(throughput, compression, big, concurrent, 75)
@@ -109,8 +111,9 @@ def _verdicts(results):
 def test_targets_compare_ratios_of_one_run():
     verdicts = _verdicts(_results(service_wall=1.04))
     assert verdicts["service at concurrency 4 vs in-process, 2 workers"] is True
-    assert verdicts["in-process: 2 workers vs 1 worker (concurrency 4)"] is True
-    assert verdicts["service: 2 workers vs 1 worker (concurrency 4)"] is None
+    assert verdicts["in-process: 2 workers vs 1 worker (concurrency 4, mixed images)"] is True
+    assert verdicts["service: 2 workers vs 1 worker (concurrency 4, mixed images)"] is None
+    assert verdicts["in-process: 2 workers vs 1 worker (concurrency 4, cpu-bound images)"] is None
     small = "small images (<= 50 KB) p50 latency, concurrency 1, 2 workers"
     assert verdicts[small] is False  # +3 ms
     assert verdicts["big image 50 MP PNG: worker peak RSS vs admission estimate"] is True
