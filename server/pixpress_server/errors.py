@@ -4,6 +4,11 @@ PixpressServerError
  ├── InvalidInput          INVALID_ARGUMENT      bad options, unsupported or corrupt image, limits
  ├── TooLarge              RESOURCE_EXHAUSTED    input bytes or memory estimate above a limit
  ├── Unencodable           FAILED_PRECONDITION   readable but cannot be written here (HEVC)
+ ├── WrongState            FAILED_PRECONDITION   e.g. cancelling a finished action
+ ├── NotFound              NOT_FOUND             unknown id, or another owner's
+ ├── Unauthenticated       UNAUTHENTICATED       missing, unknown or revoked API key
+ ├── Forbidden             PERMISSION_DENIED     a private route used with another owner's key
+ ├── WorkerUnavailable     UNAVAILABLE           a worker process died mid-request
  └── InternalFailure       INTERNAL              a bug or a libvips failure on valid input
 
 Errors cross the worker-process boundary by pickling, so they hold only plain strings.
@@ -27,6 +32,7 @@ class StatusName(StrEnum):
     CANCELLED = "CANCELLED"
     NOT_FOUND = "NOT_FOUND"
     UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
 
 
 class PixpressServerError(Exception):
@@ -61,3 +67,19 @@ class InternalFailure(PixpressServerError):
 
 class WorkerUnavailable(PixpressServerError):
     status = StatusName.UNAVAILABLE
+
+
+class WrongState(PixpressServerError):
+    status = StatusName.FAILED_PRECONDITION
+
+
+class NotFound(PixpressServerError):
+    status = StatusName.NOT_FOUND
+
+
+class Unauthenticated(PixpressServerError):
+    status = StatusName.UNAUTHENTICATED
+
+
+class Forbidden(PixpressServerError):
+    status = StatusName.PERMISSION_DENIED

@@ -1,4 +1,7 @@
-"""`pixpress-server`: the composition root that builds every part in order and serves."""
+"""`pixpress-server`: the composition root that builds every part in order and serves.
+
+`pixpress-server [FLAGS]` serves; `pixpress-server keys …` manages API keys.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +16,44 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from pixpress.v1 import compress_pb2, compress_pb2_grpc
+from pixpress.v1 import (
+    actions_pb2,
+    actions_pb2_grpc,
+    assets_pb2,
+    assets_pb2_grpc,
+    compress_pb2,
+    compress_pb2_grpc,
+    routes_pb2,
+    routes_pb2_grpc,
+)
 
 from pixpress_server import settings as settings_module
+from pixpress_server.actions import ActionTracker
 from pixpress_server.admission import MemoryBudget, RequestQueue
+from pixpress_server.auth import commands as key_commands
+from pixpress_server.auth.authenticator import Authenticator
+from pixpress_server.auth.interceptor import AuthInterceptor
+from pixpress_server.blobs import BlobStore
+from pixpress_server.compression import Compressor
+from pixpress_server.page_tokens import PageTokens, load_or_create_secret
 from pixpress_server.processing.model import Limits
-from pixpress_server.servicers.compress import CompressLimits, CompressServicer
+from pixpress_server.routes import Route, RouteLimits, Visibility
+from pixpress_server.servicers.actions import ActionServicer
+from pixpress_server.servicers.assets import AssetServicer
+from pixpress_server.servicers.compress import CompressServicer
+from pixpress_server.servicers.routes import RouteServicer
 from pixpress_server.settings import Settings, SettingsError
 from pixpress_server.spool import Spool
+from pixpress_server.store.sqlite import SqliteStore
 from pixpress_server.workers.pool import WorkerPool
 
 logger = logging.getLogger("pixpress_server")
 
 SERVICE_NAMES = (
     compress_pb2.DESCRIPTOR.services_by_name["CompressService"].full_name,
+    assets_pb2.DESCRIPTOR.services_by_name["AssetService"].full_name,
+    actions_pb2.DESCRIPTOR.services_by_name["ActionService"].full_name,
+    routes_pb2.DESCRIPTOR.services_by_name["RouteService"].full_name,
     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
     reflection.SERVICE_NAME,
 )
@@ -37,37 +64,64 @@ def display_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def build_route(settings: Settings) -> Route:
+    return Route(
+        owner=settings.route_owner,
+        visibility=Visibility(settings.route_visibility),
+        limits=RouteLimits(settings.max_input_bytes, settings.max_pixels, settings.max_frames),
+    )
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain in-flight requests and return."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+
     spool = Spool(settings.spool_dir)
     spool.prepare()
+    blobs = BlobStore(settings.blob_dir)
+    blobs.prepare()
+    store = SqliteStore(settings.database_path)
+    route = build_route(settings)
+    tracker = ActionTracker(store, route.id)
+    recovered = await tracker.recover()
+    if recovered:
+        logger.warning("%d actions were unfinished when the server last stopped: FAILED", recovered)
+    tokens = PageTokens(load_or_create_secret(settings.secret_path))
     pool = WorkerPool(settings.workers, settings.log_level)
     await pool.start()
+
+    interceptors = [] if settings.insecure_no_auth else [AuthInterceptor(Authenticator(store))]
     server = grpc.aio.server(
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
             ("grpc.max_send_message_length", _MESSAGE_LIMIT),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
-    limits = CompressLimits(
-        max_input_bytes=settings.max_input_bytes,
-        image=Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames),
+    queue = RequestQueue(settings.max_queue)
+    compressor = Compressor(
+        Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames),
+        pool,
+        MemoryBudget(settings.memory_budget),
+        blobs,
+        store,
+        tracker,
     )
-    compress_pb2_grpc.add_CompressServiceServicer_to_server(
-        CompressServicer(
-            limits,
-            pool,
-            RequestQueue(settings.max_queue),
-            MemoryBudget(settings.memory_budget),
-            spool,
-        ),
-        server,
+    compress = CompressServicer(
+        compressor, tracker, queue, spool, store, blobs, settings.max_input_bytes, route
     )
+    compress_pb2_grpc.add_CompressServiceServicer_to_server(compress, server)
+    assets_pb2_grpc.add_AssetServiceServicer_to_server(
+        AssetServicer(store, blobs, spool, queue, settings.max_input_bytes), server
+    )
+    actions_pb2_grpc.add_ActionServiceServicer_to_server(
+        ActionServicer(tracker, store, tokens), server
+    )
+    routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(route), server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
@@ -79,35 +133,58 @@ async def serve(settings: Settings) -> None:
             f"cannot listen on {display_address(settings.host, settings.port)}: {error}"
         ) from None
     await server.start()
-    for name in ("", SERVICE_NAMES[0]):
+    for name in ("", *SERVICE_NAMES[:4]):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     print(f"pixpress listening on {display_address(settings.host, port)}", flush=True)
     logger.info(
-        "workers=%d memory_budget=%d max_input_bytes=%d data_dir=%s",
+        "route=%s (%s) auth=%s workers=%d memory_budget=%d max_input_bytes=%d data_dir=%s",
+        route.identifier,
+        route.visibility,
+        "off" if settings.insecure_no_auth else "api-keys",
         settings.workers,
         settings.memory_budget,
         settings.max_input_bytes,
         settings.data_dir,
     )
+    if not settings.insecure_no_auth and not await store.list_keys():
+        logger.warning(
+            "no API keys yet: create one with `pixpress-server keys create --owner NAME "
+            "--data-dir %s`",
+            settings.data_dir,
+        )
 
     await stop.wait()
     logger.info(
         "shutting down: draining in-flight requests for up to %.0fs", settings.shutdown_grace
     )
     await health.enter_graceful_shutdown()
-    await server.stop(settings.shutdown_grace)
+    await asyncio.gather(
+        server.stop(settings.shutdown_grace), compress.drain(settings.shutdown_grace)
+    )
     await pool.close()
+    store.close()
     logger.info("stopped")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pixpress-server",
-        description="Serve pixpress: compress an image while maintaining its current format.",
+        description="Serve pixpress: compress an image while maintaining its current format. "
+        "`pixpress-server keys --help` manages API keys.",
     )
     settings_module.add_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["keys"]:
+        keys_parser = argparse.ArgumentParser(prog="pixpress-server")
+        key_commands.add_parser(keys_parser.add_subparsers(dest="command", required=True))
+        return key_commands.run(keys_parser.parse_args(arguments))
+    parser = _parser()
     try:
-        settings = settings_module.load(parser.parse_args(argv))
+        settings = settings_module.load(parser.parse_args(arguments))
     except SettingsError as error:
         parser.error(str(error))
     logging.basicConfig(

@@ -43,11 +43,27 @@ class Settings:
     data_dir: Path = Path(".pixpress")
     log_level: str = "INFO"
     shutdown_grace: float = 30.0
+    insecure_no_auth: bool = False
+    route_owner: str = "pixpress"
+    route_visibility: str = "public"
 
     @property
     def spool_dir(self) -> Path:
         """Where request and response bytes are staged on disk, never whole in memory."""
         return self.data_dir / "tmp"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "pixpress.db"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def secret_path(self) -> Path:
+        """The server's signing secret (page tokens), created on first start."""
+        return self.data_dir / "secret"
 
 
 def _byte_size(text: str) -> int:
@@ -66,11 +82,33 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _owner_name(text: str) -> str:
+    if not text or "/" in text or text != text.strip():
+        raise ValueError("expected a name without '/' or surrounding spaces")
+    return text
+
+
+def _visibility(text: str) -> str:
+    if text not in {"public", "private"}:
+        raise ValueError("expected public or private")
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class _Flag:
     parse: Callable[[str], object]
     help: str
     minimum: int | None = None
+    switch: bool = False  # a flag without a value (`--insecure-no-auth`)
 
 
 _FLAGS: Mapping[str, _Flag] = {
@@ -89,6 +127,13 @@ _FLAGS: Mapping[str, _Flag] = {
     "shutdown_grace": _Flag(
         float, "seconds in-flight requests get to finish on SIGTERM", minimum=0
     ),
+    "insecure_no_auth": _Flag(
+        _boolean,
+        "serve without API keys (every caller is 'anonymous'); local use only",
+        switch=True,
+    ),
+    "route_owner": _Flag(_owner_name, "owner namespace of the route (OWNER/compress-an-image)"),
+    "route_visibility": _Flag(_visibility, "public, or private (only the route owner's keys)"),
 }
 
 
@@ -108,13 +153,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one --flag per setting; values stay strings until `load` validates them."""
     defaults = Settings()
     for name, flag in _FLAGS.items():
-        parser.add_argument(
-            flag_name(name),
-            dest=name,
-            default=None,
-            metavar=name.upper(),
-            help=f"{flag.help} [env {env_name(name)}; default {getattr(defaults, name)}]",
-        )
+        help_text = f"{flag.help} [env {env_name(name)}; default {getattr(defaults, name)}]"
+        if flag.switch:
+            parser.add_argument(
+                flag_name(name), dest=name, action="store_const", const="true", help=help_text
+            )
+        else:
+            parser.add_argument(
+                flag_name(name), dest=name, default=None, metavar=name.upper(), help=help_text
+            )
 
 
 def load(arguments: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Settings:

@@ -1,42 +1,62 @@
 """Request and response bytes staged in files, so the gRPC process never holds a whole image.
 
-Workers read the input file and write the output file; the servicer streams them in
-and out in chunks. Files live under the data dir's tmp/ and are removed when the
-request ends, whatever way it ends.
+Workers read the input file and write the output file; the servicers stream them in and
+out in chunks. Files live under the data dir's tmp/ (on the same filesystem as the blob
+store, so finished files are renamed into it) and are removed when the request ends,
+whatever way it ends.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import hashlib
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 
 class SpooledInput:
-    """An input image being received: appended chunk by chunk, counted, with its first bytes."""
+    """An input being received: appended chunk by chunk, counted, hashed, first bytes kept."""
 
-    def __init__(self, path: Path, head_size: int) -> None:
+    def __init__(self, path: Path, head_size: int, hashed: bool) -> None:
         self.path = path
         self.size = 0
         self._head_size = head_size
         self._head = bytearray()
+        # Only uploads need the hash; Compress streams skip its CPU cost.
+        self._digest = hashlib.sha256() if hashed else None
         self._file: BinaryIO = path.open("xb")
 
     @property
     def head(self) -> bytes:
         return bytes(self._head)
 
+    @property
+    def sha256(self) -> str:
+        assert self._digest is not None, "opened with hashed=False"
+        return self._digest.hexdigest()
+
     def write(self, chunk: bytes) -> None:
         if len(self._head) < self._head_size:
             self._head += chunk[: self._head_size - len(self._head)]
         self._file.write(chunk)
+        if self._digest is not None:
+            self._digest.update(chunk)
         self.size += len(chunk)
 
     def close(self) -> None:
         self._file.close()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFiles:
+    input: SpooledInput
+    output: Path  # where a worker writes the result
+    staging: Path  # scratch for copying into the blob store
 
 
 class Spool:
@@ -52,17 +72,19 @@ class Spool:
             stale.unlink(missing_ok=True)
 
     @contextlib.contextmanager
-    def request_files(self, head_size: int) -> Iterator[tuple[SpooledInput, Path]]:
-        """An input being received and the path the output will be written to."""
+    def request_files(self, head_size: int, hashed: bool = False) -> Iterator[RequestFiles]:
         stem = secrets.token_hex(8)
-        source = SpooledInput(self.directory / f"{stem}.in.part", head_size)
-        destination = self.directory / f"{stem}.out.part"
+        files = RequestFiles(
+            input=SpooledInput(self.directory / f"{stem}.in.part", head_size, hashed),
+            output=self.directory / f"{stem}.out.part",
+            staging=self.directory / f"{stem}.copy.part",
+        )
         try:
-            yield source, destination
+            yield files
         finally:
-            source.close()
-            source.path.unlink(missing_ok=True)
-            destination.unlink(missing_ok=True)
+            files.input.close()
+            for path in (files.input.path, files.output, files.staging):
+                path.unlink(missing_ok=True)
 
 
 def read_chunks(path: Path, chunk_size: int) -> Iterator[bytes]:
@@ -70,7 +92,3 @@ def read_chunks(path: Path, chunk_size: int) -> Iterator[bytes]:
     with path.open("rb", buffering=0) as file:
         while chunk := file.read(chunk_size):
             yield chunk
-
-
-def file_size(path: Path) -> int:
-    return os.stat(path).st_size

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 import psutil
 
 LISTENING = "pixpress listening on "
@@ -104,3 +105,58 @@ def worker_processes(server: ServerProcess) -> list[psutil.Process]:
         except psutil.Error:  # exited while we looked
             continue
     return workers
+
+
+def create_key(data_dir: Path, owner: str) -> str:
+    """`pixpress-server keys create --owner OWNER`: the printed key."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixpress_server.main",
+            "keys",
+            "create",
+            "--owner",
+            owner,
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return completed.stdout.strip()
+
+
+class _BearerKey(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[type-arg]
+):
+    """Adds `authorization: Bearer <key>` to every call of a raw channel."""
+
+    def __init__(self, key: str) -> None:
+        self._metadata = ("authorization", f"Bearer {key}")
+
+    def _details(self, details):  # type: ignore[no-untyped-def]
+        metadata = [*(details.metadata or ()), self._metadata]
+        return details._replace(metadata=metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), requests)
+
+
+def keyed_channel(address: str, key: str) -> grpc.Channel:
+    """A raw channel that sends the API key on every call."""
+    return grpc.intercept_channel(grpc.insecure_channel(address), _BearerKey(key))

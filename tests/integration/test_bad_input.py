@@ -15,7 +15,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pixpress.v1 import compress_pb2, compress_pb2_grpc
 
-from tests.integration.server_process import ServerProcess, worker_processes
+from tests.integration.server_process import ServerProcess, keyed_channel, worker_processes
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -147,8 +147,8 @@ def cases() -> list[Case]:
 
 
 @pytest.fixture(scope="module")
-def stub(address: str) -> Iterator[compress_pb2_grpc.CompressServiceStub]:
-    with grpc.insecure_channel(address) as channel:
+def stub(address: str, api_key: str) -> Iterator[compress_pb2_grpc.CompressServiceStub]:
+    with keyed_channel(address, api_key) as channel:
         yield compress_pb2_grpc.CompressServiceStub(channel)
 
 
@@ -264,7 +264,8 @@ def test_health_still_serving_after_everything(
     address: str, server: ServerProcess, stub: compress_pb2_grpc.CompressServiceStub
 ) -> None:
     response = list(stub.Compress(iter([options(), *chunks(a_jpeg())]), timeout=60))
-    assert response[0].HasField("result")
+    assert response[0].HasField("action_id")
+    assert response[1].HasField("result")
     with grpc.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         response = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10)

@@ -29,13 +29,13 @@ def big_png() -> bytes:
 def own_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     marker = request.node.get_closest_marker("server_args")
     args = list(marker.args) if marker else []
-    server = start_server(tmp_path / "data", ["--workers", "1", *args])
+    server = start_server(tmp_path / "data", ["--workers", "1", "--insecure-no-auth", *args])
     yield server
     server.stop()
 
 
 def test_listening_line_and_env_twin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = start_server(tmp_path / "data", ["--workers", "1"])
+    server = start_server(tmp_path / "data", ["--workers", "1", "--insecure-no-auth"])
     try:
         host, port = server.address.rsplit(":", 1)
         assert host == "127.0.0.1"

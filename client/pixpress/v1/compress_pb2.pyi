@@ -7,7 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from pixpress.v1 import image_pb2 as _image_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,34 +19,6 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class _ImageFormat:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _ImageFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImageFormat.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    IMAGE_FORMAT_UNSPECIFIED: _ImageFormat.ValueType  # 0
-    IMAGE_FORMAT_JPEG: _ImageFormat.ValueType  # 1
-    IMAGE_FORMAT_PNG: _ImageFormat.ValueType  # 2
-    IMAGE_FORMAT_WEBP: _ImageFormat.ValueType  # 3
-    IMAGE_FORMAT_GIF: _ImageFormat.ValueType  # 4
-    IMAGE_FORMAT_AVIF: _ImageFormat.ValueType  # 5
-    IMAGE_FORMAT_HEIF: _ImageFormat.ValueType  # 6
-    IMAGE_FORMAT_TIFF: _ImageFormat.ValueType  # 7
-
-class ImageFormat(_ImageFormat, metaclass=_ImageFormatEnumTypeWrapper):
-    """The formats pixpress reads and writes; the output always has the input's format."""
-
-IMAGE_FORMAT_UNSPECIFIED: ImageFormat.ValueType  # 0
-IMAGE_FORMAT_JPEG: ImageFormat.ValueType  # 1
-IMAGE_FORMAT_PNG: ImageFormat.ValueType  # 2
-IMAGE_FORMAT_WEBP: ImageFormat.ValueType  # 3
-IMAGE_FORMAT_GIF: ImageFormat.ValueType  # 4
-IMAGE_FORMAT_AVIF: ImageFormat.ValueType  # 5
-IMAGE_FORMAT_HEIF: ImageFormat.ValueType  # 6
-IMAGE_FORMAT_TIFF: ImageFormat.ValueType  # 7
-Global___ImageFormat: _TypeAlias = ImageFormat  # noqa: Y015
-
 @_typing.final
 class CompressOptions(_message.Message):
     """How to compress. Sent once, in the first request of the stream."""
@@ -55,21 +27,29 @@ class CompressOptions(_message.Message):
 
     QUALITY_FIELD_NUMBER: _builtins.int
     KEEP_METADATA_FIELD_NUMBER: _builtins.int
+    INPUT_ASSET_ID_FIELD_NUMBER: _builtins.int
+    STORE_OUTPUT_FIELD_NUMBER: _builtins.int
     quality: _builtins.int
     """Quality from 1 (smallest) to 100 (lossless only). MAY be unset: the server uses 80."""
     keep_metadata: _builtins.bool
     """When true the server MUST keep EXIF, XMP, IPTC and comments; by default it strips them
     and keeps only the ICC profile and the displayed orientation.
     """
+    input_asset_id: _builtins.str
+    """MAY name a stored asset of the caller to compress instead of streamed chunks."""
+    store_output: _builtins.bool
+    """When true the output is also stored as an asset; the result carries its id."""
     def __init__(
         self,
         *,
         quality: _builtins.int | None = ...,
         keep_metadata: _builtins.bool = ...,
+        input_asset_id: _builtins.str = ...,
+        store_output: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_quality", b"_quality", "quality", b"quality"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_quality", b"_quality", "keep_metadata", b"keep_metadata", "quality", b"quality"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_quality", b"_quality", "input_asset_id", b"input_asset_id", "keep_metadata", b"keep_metadata", "quality", b"quality", "store_output", b"store_output"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__quality: _TypeAlias = _typing.Literal["quality"]  # noqa: Y015
     _WhichOneofArgType__quality: _TypeAlias = _typing.Literal["_quality", b"_quality"]  # noqa: Y015
@@ -106,36 +86,6 @@ class CompressRequest(_message.Message):
 Global___CompressRequest: _TypeAlias = CompressRequest  # noqa: Y015
 
 @_typing.final
-class Stage(_message.Message):
-    """Bytes and time spent in one stage of the pipeline."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    NAME_FIELD_NUMBER: _builtins.int
-    OUTPUT_BYTES_FIELD_NUMBER: _builtins.int
-    MILLISECONDS_FIELD_NUMBER: _builtins.int
-    name: _builtins.str
-    """"decode", "encode" or "postpass"."""
-    output_bytes: _builtins.int
-    """Size of the image after this stage, in bytes (0 for decode)."""
-    milliseconds: _builtins.float
-    """Wall time of the stage, in milliseconds."""
-    def __init__(
-        self,
-        *,
-        name: _builtins.str = ...,
-        output_bytes: _builtins.int = ...,
-        milliseconds: _builtins.float = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["milliseconds", b"milliseconds", "name", b"name", "output_bytes", b"output_bytes"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___Stage: _TypeAlias = Stage  # noqa: Y015
-
-@_typing.final
 class CompressResult(_message.Message):
     """What the server did. Sent once, in the first response of the stream."""
 
@@ -151,7 +101,9 @@ class CompressResult(_message.Message):
     KEPT_ORIGINAL_REASON_FIELD_NUMBER: _builtins.int
     QUALITY_FIELD_NUMBER: _builtins.int
     STAGES_FIELD_NUMBER: _builtins.int
-    format: Global___ImageFormat.ValueType
+    ACTION_ID_FIELD_NUMBER: _builtins.int
+    OUTPUT_ASSET_ID_FIELD_NUMBER: _builtins.int
+    format: _image_pb2.ImageFormat.ValueType
     input_size: _builtins.int
     """Sizes in bytes."""
     output_size: _builtins.int
@@ -167,12 +119,16 @@ class CompressResult(_message.Message):
     kept_original_reason: _builtins.str
     quality: _builtins.int
     """The quality that was applied (the request's, or 80 when unset)."""
+    action_id: _builtins.str
+    """The action recording this call."""
+    output_asset_id: _builtins.str
+    """Set when the output was stored as an asset (store_output, or SubmitCompress)."""
     @_builtins.property
-    def stages(self) -> _containers.RepeatedCompositeFieldContainer[Global___Stage]: ...
+    def stages(self) -> _containers.RepeatedCompositeFieldContainer[_image_pb2.Stage]: ...
     def __init__(
         self,
         *,
-        format: Global___ImageFormat.ValueType = ...,
+        format: _image_pb2.ImageFormat.ValueType = ...,
         input_size: _builtins.int = ...,
         output_size: _builtins.int = ...,
         width: _builtins.int = ...,
@@ -181,11 +137,13 @@ class CompressResult(_message.Message):
         kept_original: _builtins.bool = ...,
         kept_original_reason: _builtins.str = ...,
         quality: _builtins.int = ...,
-        stages: _abc.Iterable[Global___Stage] | None = ...,
+        stages: _abc.Iterable[_image_pb2.Stage] | None = ...,
+        action_id: _builtins.str = ...,
+        output_asset_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "frames", b"frames", "height", b"height", "input_size", b"input_size", "kept_original", b"kept_original", "kept_original_reason", b"kept_original_reason", "output_size", b"output_size", "quality", b"quality", "stages", b"stages", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_id", b"action_id", "format", b"format", "frames", b"frames", "height", b"height", "input_size", b"input_size", "kept_original", b"kept_original", "kept_original_reason", b"kept_original_reason", "output_asset_id", b"output_asset_id", "output_size", b"output_size", "quality", b"quality", "stages", b"stages", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -195,26 +153,52 @@ Global___CompressResult: _TypeAlias = CompressResult  # noqa: Y015
 class CompressResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    ACTION_ID_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
     CHUNK_FIELD_NUMBER: _builtins.int
+    action_id: _builtins.str
+    """The first message: the id of the action that records this call."""
     chunk: _builtins.bytes
     """A piece of the output image, in order; at most 1 MiB each."""
     @_builtins.property
     def result(self) -> Global___CompressResult:
-        """The first message."""
+        """The second message."""
 
     def __init__(
         self,
         *,
+        action_id: _builtins.str = ...,
         result: Global___CompressResult | None = ...,
         chunk: _builtins.bytes = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "payload", b"payload", "result", b"result"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["action_id", b"action_id", "chunk", b"chunk", "payload", b"payload", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "payload", b"payload", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_id", b"action_id", "chunk", b"chunk", "payload", b"payload", "result", b"result"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["result", "chunk"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["action_id", "result", "chunk"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___CompressResponse: _TypeAlias = CompressResponse  # noqa: Y015
+
+@_typing.final
+class SubmitCompressRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def options(self) -> Global___CompressOptions:
+        """quality and keep_metadata as for Compress; input_asset_id is REQUIRED here."""
+
+    def __init__(
+        self,
+        *,
+        options: Global___CompressOptions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitCompressRequest: _TypeAlias = SubmitCompressRequest  # noqa: Y015

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from pixpress.v1 import actions_pb2 as pixpress_dot_v1_dot_actions__pb2
 from pixpress.v1 import compress_pb2 as pixpress_dot_v1_dot_compress__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -40,6 +41,11 @@ class CompressServiceStub:
                 request_serializer=pixpress_dot_v1_dot_compress__pb2.CompressRequest.SerializeToString,
                 response_deserializer=pixpress_dot_v1_dot_compress__pb2.CompressResponse.FromString,
                 _registered_method=True)
+        self.SubmitCompress = channel.unary_unary(
+                '/pixpress.v1.CompressService/SubmitCompress',
+                request_serializer=pixpress_dot_v1_dot_compress__pb2.SubmitCompressRequest.SerializeToString,
+                response_deserializer=pixpress_dot_v1_dot_actions__pb2.Action.FromString,
+                _registered_method=True)
 
 
 class CompressServiceServicer:
@@ -48,8 +54,17 @@ class CompressServiceServicer:
 
     def Compress(self, request_iterator, context):
         """Compress streams an image in and the compressed image out.
-        The first request MUST carry `options`; every later request MUST carry `chunk`.
-        The first response carries `result`; every later response carries `chunk`.
+        The first request MUST carry `options`; every later request MUST carry `chunk` (none
+        when the options name an `input_asset_id`). The first response carries `action_id`
+        (the action recording this call), the second `result`, every later one a `chunk`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitCompress(self, request, context):
+        """SubmitCompress compresses a stored asset in the background and returns its action at
+        once, QUEUED; poll it with ActionService. The output is always stored as an asset.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -62,6 +77,11 @@ def add_CompressServiceServicer_to_server(servicer, server):
                     servicer.Compress,
                     request_deserializer=pixpress_dot_v1_dot_compress__pb2.CompressRequest.FromString,
                     response_serializer=pixpress_dot_v1_dot_compress__pb2.CompressResponse.SerializeToString,
+            ),
+            'SubmitCompress': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitCompress,
+                    request_deserializer=pixpress_dot_v1_dot_compress__pb2.SubmitCompressRequest.FromString,
+                    response_serializer=pixpress_dot_v1_dot_actions__pb2.Action.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -92,6 +112,33 @@ class CompressService:
             '/pixpress.v1.CompressService/Compress',
             pixpress_dot_v1_dot_compress__pb2.CompressRequest.SerializeToString,
             pixpress_dot_v1_dot_compress__pb2.CompressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitCompress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pixpress.v1.CompressService/SubmitCompress',
+            pixpress_dot_v1_dot_compress__pb2.SubmitCompressRequest.SerializeToString,
+            pixpress_dot_v1_dot_actions__pb2.Action.FromString,
             options,
             channel_credentials,
             insecure,

@@ -5,6 +5,7 @@ pixpress.v1: compress an image while maintaining its current format."""
 
 from collections import abc as _abc
 from grpc import aio as _aio
+from pixpress.v1 import actions_pb2 as _actions_pb2
 from pixpress.v1 import compress_pb2 as _compress_pb2
 import abc as _abc_1
 import grpc as _grpc
@@ -35,8 +36,13 @@ class CompressServiceStub:
     def __new__(cls, channel: _aio.Channel) -> CompressServiceAsyncStub: ...
     Compress: _grpc.StreamStreamMultiCallable[_compress_pb2.CompressRequest, _compress_pb2.CompressResponse]
     """Compress streams an image in and the compressed image out.
-    The first request MUST carry `options`; every later request MUST carry `chunk`.
-    The first response carries `result`; every later response carries `chunk`.
+    The first request MUST carry `options`; every later request MUST carry `chunk` (none
+    when the options name an `input_asset_id`). The first response carries `action_id`
+    (the action recording this call), the second `result`, every later one a `chunk`.
+    """
+    SubmitCompress: _grpc.UnaryUnaryMultiCallable[_compress_pb2.SubmitCompressRequest, _actions_pb2.Action]
+    """SubmitCompress compresses a stored asset in the background and returns its action at
+    once, QUEUED; poll it with ActionService. The output is always stored as an asset.
     """
 
 @_typing.type_check_only
@@ -46,8 +52,13 @@ class CompressServiceAsyncStub(CompressServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Compress: _aio.StreamStreamMultiCallable[_compress_pb2.CompressRequest, _compress_pb2.CompressResponse]  # type: ignore[assignment]
     """Compress streams an image in and the compressed image out.
-    The first request MUST carry `options`; every later request MUST carry `chunk`.
-    The first response carries `result`; every later response carries `chunk`.
+    The first request MUST carry `options`; every later request MUST carry `chunk` (none
+    when the options name an `input_asset_id`). The first response carries `action_id`
+    (the action recording this call), the second `result`, every later one a `chunk`.
+    """
+    SubmitCompress: _aio.UnaryUnaryMultiCallable[_compress_pb2.SubmitCompressRequest, _actions_pb2.Action]  # type: ignore[assignment]
+    """SubmitCompress compresses a stored asset in the background and returns its action at
+    once, QUEUED; poll it with ActionService. The output is always stored as an asset.
     """
 
 class CompressServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -60,8 +71,19 @@ class CompressServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_compress_pb2.CompressResponse], _abc.AsyncIterator[_compress_pb2.CompressResponse]]:
         """Compress streams an image in and the compressed image out.
-        The first request MUST carry `options`; every later request MUST carry `chunk`.
-        The first response carries `result`; every later response carries `chunk`.
+        The first request MUST carry `options`; every later request MUST carry `chunk` (none
+        when the options name an `input_asset_id`). The first response carries `action_id`
+        (the action recording this call), the second `result`, every later one a `chunk`.
+        """
+
+    @_abc_1.abstractmethod
+    def SubmitCompress(
+        self,
+        request: _compress_pb2.SubmitCompressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_actions_pb2.Action, _abc.Awaitable[_actions_pb2.Action]]:
+        """SubmitCompress compresses a stored asset in the background and returns its action at
+        once, QUEUED; poll it with ActionService. The output is always stored as an asset.
         """
 
 def add_CompressServiceServicer_to_server(servicer: CompressServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,139 +1,270 @@
-"""The Compress RPC: receive options then chunks, admit, run the worker job, stream the result."""
+"""The Compress RPCs: the streaming call, and SubmitCompress that runs in the background."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import grpc
-from pixpress.v1 import compress_pb2, compress_pb2_grpc
+from pixpress.v1 import actions_pb2, compress_pb2, compress_pb2_grpc
 
-from pixpress_server.admission import MemoryBudget, RequestQueue
 from pixpress_server.caller import current_owner
-from pixpress_server.errors import InvalidInput, PixpressServerError, TooLarge
-from pixpress_server.processing.formats import SNIFF_BYTES, sniff
-from pixpress_server.processing.memory import estimate_memory
-from pixpress_server.processing.model import CompressOptions, CompressOutcome, Limits
-from pixpress_server.servicers.convert import options_from_wire, result_to_wire
-from pixpress_server.spool import Spool, SpooledInput, read_chunks
-from pixpress_server.workers.jobs import CompressJob, ProbeJob
-from pixpress_server.workers.pool import WorkerPool
+from pixpress_server.compression import Job, log_done
+from pixpress_server.errors import Forbidden, InvalidInput, NotFound, PixpressServerError
+from pixpress_server.ids import checked_id
+from pixpress_server.processing.formats import SNIFF_BYTES
+from pixpress_server.servicers.convert import action_to_wire, options_from_wire, result_to_wire
+from pixpress_server.servicers.receive import receive_image
+from pixpress_server.spool import read_chunks
+from pixpress_server.store.records import ActionRequestData
+
+if TYPE_CHECKING:
+    from pixpress_server.actions import ActionTracker
+    from pixpress_server.admission import RequestQueue
+    from pixpress_server.blobs import BlobStore
+    from pixpress_server.compression import Compressor
+    from pixpress_server.processing.model import CompressOptions
+    from pixpress_server.routes import Route
+    from pixpress_server.spool import RequestFiles, Spool
+    from pixpress_server.store.base import AssetStore
+    from pixpress_server.store.records import AssetRecord
 
 logger = logging.getLogger(__name__)
 
 RESPONSE_CHUNK_BYTES = 1024 * 1024  # well under gRPC's 4 MiB message limit
 
+Context = grpc.aio.ServicerContext[compress_pb2.CompressRequest, compress_pb2.CompressResponse]
 
-@dataclass(frozen=True, slots=True)
-class CompressLimits:
-    max_input_bytes: int
-    image: Limits
+
+async def abort_with(
+    context: grpc.aio.ServicerContext[Any, Any], error: PixpressServerError
+) -> None:
+    """End the call with the error's status and public message (detail only to the log)."""
+    logger.info(
+        "request failed owner=%s status=%s message=%r detail=%r",
+        current_owner(),
+        error.status,
+        error.public_message,
+        error.detail,
+    )
+    await context.abort(grpc.StatusCode[error.status], error.public_message)
 
 
 class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
     def __init__(
         self,
-        limits: CompressLimits,
-        pool: WorkerPool,
+        compressor: Compressor,
+        tracker: ActionTracker,
         queue: RequestQueue,
-        budget: MemoryBudget,
         spool: Spool,
+        assets: AssetStore,
+        blobs: BlobStore,
+        max_input_bytes: int,
+        route: Route,
     ) -> None:
-        self._limits = limits
-        self._pool = pool
+        self._route = route
+        self._compressor = compressor
+        self._tracker = tracker
         self._queue = queue
-        self._budget = budget
         self._spool = spool
+        self._assets = assets
+        self._blobs = blobs
+        self._max_input_bytes = max_input_bytes
+        self._background: set[asyncio.Task[None]] = set()
 
     async def Compress(
         self,
         request_iterator: AsyncIterable[compress_pb2.CompressRequest],
-        context: grpc.aio.ServicerContext[
-            compress_pb2.CompressRequest, compress_pb2.CompressResponse
-        ],
+        context: Context,
     ) -> AsyncIterator[compress_pb2.CompressResponse]:
         started = time.perf_counter()
+        owner = current_owner()
         try:
-            with self._queue.slot(), self._spool.request_files(SNIFF_BYTES) as (source, target):
+            with self._queue.slot(), self._spool.request_files(SNIFF_BYTES) as files:
+                self._check_route_access(owner)
                 requests = aiter(request_iterator)
-                options = await _read_options(requests)
-                await self._receive(requests, source)
-                outcome = await self._process(source, target, options)
-                _log_request(outcome, started)
-                yield compress_pb2.CompressResponse(result=result_to_wire(outcome))
-                output = source.path if outcome.kept_original else target
-                for chunk in read_chunks(output, RESPONSE_CHUNK_BYTES):
+                message = await _first_options(requests)
+                options = options_from_wire(message)
+                asset = await self._input_asset(owner, message.input_asset_id)
+                action = await self._tracker.create(owner, _request_data(message, options))
+                yield compress_pb2.CompressResponse(action_id=action.id)
+                task = asyncio.current_task()
+                assert task is not None
+                with self._tracker.running(action.id, task):
+                    job = await self._job(
+                        action.id, owner, requests, files, options, asset, message
+                    )
+                    done = await self._compressor.run(job, lambda: _deadline_passed(context))
+                log_done(action.id, owner, done, started)
+                yield compress_pb2.CompressResponse(result=result_to_wire(done, action.id))
+                for chunk in read_chunks(done.output, RESPONSE_CHUNK_BYTES):
                     yield compress_pb2.CompressResponse(chunk=chunk)
         except PixpressServerError as error:
-            logger.info(
-                "compress failed owner=%s status=%s message=%r detail=%r ms=%.1f",
-                current_owner(),
-                error.status,
-                error.public_message,
-                error.detail,
-                (time.perf_counter() - started) * 1000,
-            )
-            await context.abort(grpc.StatusCode[error.status], error.public_message)
+            await abort_with(context, error)
 
-    async def _receive(
-        self, requests: AsyncIterator[compress_pb2.CompressRequest], source: SpooledInput
+    async def SubmitCompress(
+        self,
+        request: compress_pb2.SubmitCompressRequest,
+        context: grpc.aio.ServicerContext[compress_pb2.SubmitCompressRequest, actions_pb2.Action],
+    ) -> actions_pb2.Action:
+        owner = current_owner()
+        try:
+            self._check_route_access(owner)
+            options = options_from_wire(request.options)
+            if not request.options.input_asset_id:
+                raise InvalidInput("SubmitCompress needs options.input_asset_id (upload first)")
+            asset = await self._input_asset(owner, request.options.input_asset_id)
+            assert asset is not None
+            # Refuse now, not in the background, when the server is already full.
+            slot = contextlib.ExitStack()
+            slot.enter_context(self._queue.slot())
+            data = _request_data(request.options, options, store_output=True)
+            action = await self._tracker.create(owner, data)
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            raise AssertionError("unreachable") from None
+        task = asyncio.get_running_loop().create_task(
+            self._run_in_background(action.id, owner, asset, options, slot)
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return action_to_wire(action)
+
+    async def drain(self, grace: float) -> None:
+        """On shutdown: let background work finish for `grace` seconds, then cancel it."""
+        if not self._background:
+            return
+        _, pending = await asyncio.wait(list(self._background), timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run_in_background(
+        self,
+        action_id: str,
+        owner: str,
+        asset: AssetRecord,
+        options: CompressOptions,
+        slot: contextlib.ExitStack,
     ) -> None:
-        """Spool the chunks to disk, enforcing the byte cap and the format as they arrive."""
-        cap = self._limits.max_input_bytes
-        sniffed = False
-        async for request in requests:
-            if request.HasField("options"):
-                raise InvalidInput("options must be sent once, in the first message only")
-            chunk = request.chunk
-            if source.size + len(chunk) > cap:
-                raise TooLarge(f"input is larger than {cap} bytes (--max-input-bytes)")
-            source.write(chunk)
-            if not sniffed and source.size >= SNIFF_BYTES:
-                sniff(source.head)
-                sniffed = True
-        source.close()
-        if source.size == 0:
-            raise InvalidInput("no image bytes received after the options")
-        if not sniffed:
-            sniff(source.head)
+        started = time.perf_counter()
+        task = asyncio.current_task()
+        assert task is not None
+        with (
+            slot,
+            self._spool.request_files(SNIFF_BYTES) as files,
+            self._tracker.running(action_id, task),
+        ):
+            job = self._asset_job(action_id, owner, files, options, asset, store_output=True)
+            try:
+                done = await self._compressor.run(job)
+            except PixpressServerError as error:
+                logger.info("action %s failed: %s", action_id, error.public_message)
+                return
+            except asyncio.CancelledError:
+                logger.info("action %s cancelled", action_id)
+                return
+            log_done(action_id, owner, done, started)
 
-    async def _process(
-        self, source: SpooledInput, target: Path, options: CompressOptions
-    ) -> CompressOutcome:
-        image_limits = self._limits.image
-        header = await self._pool.probe(ProbeJob(source.path, image_limits))
-        estimate = estimate_memory(header, source.size)
-        async with self._budget.reserve(estimate):
-            return await self._pool.compress(
-                CompressJob(source.path, target, options, image_limits)
+    def _check_route_access(self, owner: str) -> None:
+        if not self._route.visible_to(owner):
+            raise Forbidden(
+                f"the route {self._route.identifier} is private: only keys of "
+                f"{self._route.owner!r} may use it"
             )
 
+    async def _input_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
+        if not asset_id:
+            return None
+        asset = await self._assets.get_asset(owner, checked_id(asset_id, "asset"))
+        if asset is None:
+            raise NotFound(f"no asset {asset_id}")
+        return asset
 
-async def _read_options(
+    async def _job(
+        self,
+        action_id: str,
+        owner: str,
+        requests: AsyncIterator[compress_pb2.CompressRequest],
+        files: RequestFiles,
+        options: CompressOptions,
+        asset: AssetRecord | None,
+        message: compress_pb2.CompressOptions,
+    ) -> Job:
+        if asset is not None:
+            async for _ in requests:
+                raise InvalidInput("send no chunks when options.input_asset_id names the input")
+            return self._asset_job(
+                action_id, owner, files, options, asset, store_output=message.store_output
+            )
+        image_format = await receive_image(_chunks(requests), files.input, self._max_input_bytes)
+        return Job(
+            action_id=action_id,
+            owner=owner,
+            source=files.input.path,
+            source_size=files.input.size,
+            source_format=str(image_format),
+            target=files.output,
+            staging=files.staging,
+            options=options,
+            store_output=message.store_output,
+        )
+
+    def _asset_job(
+        self,
+        action_id: str,
+        owner: str,
+        files: RequestFiles,
+        options: CompressOptions,
+        asset: AssetRecord,
+        store_output: bool,
+    ) -> Job:
+        return Job(
+            action_id=action_id,
+            owner=owner,
+            source=self._blobs.path_for(asset.sha256),
+            source_size=asset.size,
+            source_format=asset.format,
+            target=files.output,
+            staging=files.staging,
+            options=options,
+            store_output=store_output,
+        )
+
+
+def _deadline_passed(context: Context) -> bool:
+    remaining = context.time_remaining()
+    return remaining is not None and remaining <= 0
+
+
+def _request_data(
+    message: compress_pb2.CompressOptions, options: CompressOptions, store_output: bool = False
+) -> ActionRequestData:
+    return ActionRequestData(
+        quality=options.quality,
+        keep_metadata=options.keep_metadata,
+        input_asset_id=message.input_asset_id,
+        store_output=store_output or message.store_output,
+    )
+
+
+async def _first_options(
     requests: AsyncIterator[compress_pb2.CompressRequest],
-) -> CompressOptions:
+) -> compress_pb2.CompressOptions:
     first = await anext(requests, None)
     if first is None:
         raise InvalidInput("empty request stream: the first message must carry options")
     if not first.HasField("options"):
         raise InvalidInput("the first message must carry options, not image bytes")
-    return options_from_wire(first.options)
+    return first.options
 
 
-def _log_request(outcome: CompressOutcome, started: float) -> None:
-    stages = " ".join(f"{s.name}_ms={s.milliseconds:.1f}" for s in outcome.stages)
-    logger.info(
-        "compress owner=%s format=%s quality=%d bytes_in=%d bytes_out=%d kept_original=%s "
-        "%s total_ms=%.1f",
-        current_owner(),
-        outcome.header.format,
-        outcome.quality,
-        outcome.input_size,
-        outcome.output_size,
-        outcome.kept_original,
-        stages,
-        (time.perf_counter() - started) * 1000,
-    )
+async def _chunks(requests: AsyncIterator[compress_pb2.CompressRequest]) -> AsyncIterator[bytes]:
+    async for request in requests:
+        if request.HasField("options"):
+            raise InvalidInput("options must be sent once, in the first message only")
+        yield request.chunk

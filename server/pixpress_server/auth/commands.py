@@ -1,0 +1,87 @@
+"""`pixpress-server keys create|list|revoke`: manage API keys in the data dir's store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from pixpress_server.auth import keys
+from pixpress_server.settings import Settings, env_name
+from pixpress_server.store.records import ApiKeyRecord, utc_now
+from pixpress_server.store.sqlite import SqliteStore
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("keys", help="create, list and revoke API keys")
+    commands = parser.add_subparsers(dest="keys_command", required=True)
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"the server's data dir [env {env_name('data_dir')}; default .pixpress]",
+    )
+    create = commands.add_parser("create", parents=[data_dir], help="print a new key, once")
+    create.add_argument("--owner", required=True, help="who the key belongs to")
+    commands.add_parser("list", parents=[data_dir], help="id, owner, created, last used")
+    revoke = commands.add_parser("revoke", parents=[data_dir], help="revoke a key by id")
+    revoke.add_argument("id")
+
+
+def _store(arguments: argparse.Namespace) -> SqliteStore:
+    data_dir = arguments.data_dir or Path(os.environ.get(env_name("data_dir"), Settings().data_dir))
+    return SqliteStore(Settings(data_dir=data_dir).database_path)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    store = _store(arguments)
+    try:
+        return asyncio.run(_COMMANDS[arguments.keys_command](store, arguments))
+    finally:
+        store.close()
+
+
+async def _create(store: SqliteStore, arguments: argparse.Namespace) -> int:
+    owner = arguments.owner.strip()
+    if not owner or "/" in owner:
+        print("pixpress-server: --owner must be a name without '/'", file=sys.stderr)
+        return 2
+    text, parts = keys.new_key()
+    await store.add_key(
+        ApiKeyRecord(parts.key_id, owner, utc_now()), keys.secret_hash(parts.secret)
+    )
+    print(text)
+    print(
+        f"key {parts.key_id} for {owner}: shown once, store it now "
+        f"(clients read it from PIXPRESS_API_KEY)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _list(store: SqliteStore, arguments: argparse.Namespace) -> int:
+    print(f"{'ID':<14}{'OWNER':<20}{'CREATED':<22}{'LAST USED':<22}REVOKED")
+    for key in await store.list_keys():
+        print(
+            f"{key.id:<14}{key.owner:<20}{_when(key.created):<22}"
+            f"{_when(key.last_used):<22}{_when(key.revoked)}"
+        )
+    return 0
+
+
+async def _revoke(store: SqliteStore, arguments: argparse.Namespace) -> int:
+    if not await store.revoke_key(arguments.id, utc_now()):
+        print(f"pixpress-server: no active key {arguments.id}", file=sys.stderr)
+        return 1
+    print(f"revoked {arguments.id}")
+    return 0
+
+
+def _when(value: object) -> str:
+    return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+
+
+_COMMANDS = {"create": _create, "list": _list, "revoke": _revoke}

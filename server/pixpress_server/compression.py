@@ -1,0 +1,175 @@
+"""One compression as an action: probe, admit, compress, optionally store the output.
+
+Shared by the streaming Compress RPC and the background SubmitCompress work, so both
+record the same statuses, responses and errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pixpress_server.errors import InternalFailure, PixpressServerError, StatusName
+from pixpress_server.ids import new_id
+from pixpress_server.processing.memory import estimate_memory
+from pixpress_server.store.records import (
+    ActionResponseData,
+    AssetRecord,
+    StageData,
+    utc_now,
+)
+from pixpress_server.workers.jobs import CompressJob, ProbeJob
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from pixpress_server.actions import ActionTracker
+    from pixpress_server.admission import MemoryBudget
+    from pixpress_server.blobs import BlobStore
+    from pixpress_server.processing.model import CompressOptions, CompressOutcome, Limits
+    from pixpress_server.store.base import AssetStore
+    from pixpress_server.workers.pool import WorkerPool
+
+logger = logging.getLogger(__name__)
+
+_HASH_CHUNK = 1024 * 1024
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb", buffering=0) as file:
+        while chunk := file.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One compression to run: where the input is, where the output may go, what to do."""
+
+    action_id: str
+    owner: str
+    source: Path
+    source_size: int
+    source_format: str
+    target: Path  # a spool path the worker may write
+    staging: Path  # a spool path for copying into the blob store
+    options: CompressOptions
+    store_output: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    outcome: CompressOutcome
+    output: Path  # the file holding the output bytes
+    output_asset_id: str
+
+
+class Compressor:
+    def __init__(
+        self,
+        limits: Limits,
+        pool: WorkerPool,
+        budget: MemoryBudget,
+        blobs: BlobStore,
+        assets: AssetStore,
+        tracker: ActionTracker,
+    ) -> None:
+        self._limits = limits
+        self._pool = pool
+        self._budget = budget
+        self._blobs = blobs
+        self._assets = assets
+        self._tracker = tracker
+
+    async def run(self, job: Job, deadline_passed: Callable[[], bool] = lambda: False) -> Done:
+        """Do the work and record it on the action, whatever way it ends."""
+        try:
+            done = await self._run(job)
+        except PixpressServerError as error:
+            await self._tracker.fail(job.action_id, error)
+            raise
+        except asyncio.CancelledError:
+            if deadline_passed():
+                await self._tracker.fail_with(
+                    job.action_id, StatusName.DEADLINE_EXCEEDED, "the call's deadline passed"
+                )
+            else:
+                await self._tracker.abandon(job.action_id, "the client cancelled the call")
+            raise
+        except Exception as error:
+            logger.exception("unexpected failure running action %s", job.action_id)
+            await self._tracker.fail_with(job.action_id, StatusName.INTERNAL, "internal error")
+            raise InternalFailure("internal error", repr(error)) from error
+        await self._tracker.succeed(job.action_id, _response(done))
+        return done
+
+    async def _run(self, job: Job) -> Done:
+        await self._tracker.start(job.action_id, job.source_size, job.source_format)
+        header = await self._pool.probe(ProbeJob(job.source, self._limits))
+        async with self._budget.reserve(estimate_memory(header, job.source_size)):
+            outcome = await self._pool.compress(
+                CompressJob(job.source, job.target, job.options, self._limits)
+            )
+        output = job.source if outcome.kept_original else job.target
+        if not job.store_output:
+            return Done(outcome, output, "")
+        output, asset = await self._store_output(job, output, outcome)
+        return Done(outcome, output, asset.id)
+
+    async def _store_output(
+        self, job: Job, output: Path, outcome: CompressOutcome
+    ) -> tuple[Path, AssetRecord]:
+        sha256 = await asyncio.to_thread(sha256_of, output)
+        if output == job.target:
+            stored = await asyncio.to_thread(self._blobs.adopt, output, sha256)
+        else:  # the input itself (kept original): it must stay where it is
+            stored = await asyncio.to_thread(self._blobs.copy_in, output, sha256, job.staging)
+        asset = AssetRecord(
+            id=new_id(),
+            owner=job.owner,
+            size=outcome.output_size,
+            format=str(outcome.header.format),
+            sha256=sha256,
+            created=utc_now(),
+        )
+        await self._assets.add_asset(asset)
+        return stored, asset
+
+
+def _response(done: Done) -> ActionResponseData:
+    outcome = done.outcome
+    return ActionResponseData(
+        format=str(outcome.header.format),
+        output_size=outcome.output_size,
+        width=outcome.header.width,
+        height=outcome.header.height,
+        frames=outcome.header.frames,
+        kept_original=outcome.kept_original,
+        kept_original_reason=outcome.kept_original_reason,
+        output_asset_id=done.output_asset_id,
+        stages=tuple(StageData(s.name, s.output_bytes, s.milliseconds) for s in outcome.stages),
+    )
+
+
+def log_done(action_id: str, owner: str, done: Done, started: float) -> None:
+    outcome = done.outcome
+    stages = " ".join(f"{s.name}_ms={s.milliseconds:.1f}" for s in outcome.stages)
+    logger.info(
+        "compress action=%s owner=%s format=%s quality=%d bytes_in=%d bytes_out=%d "
+        "kept_original=%s %s total_ms=%.1f",
+        action_id,
+        owner,
+        outcome.header.format,
+        outcome.quality,
+        outcome.input_size,
+        outcome.output_size,
+        outcome.kept_original,
+        stages,
+        (time.perf_counter() - started) * 1000,
+    )

@@ -1,0 +1,92 @@
+"""The route this server serves, `OWNER/compress-an-image`, described as data."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pixpress_server.processing.model import (
+    DEFAULT_QUALITY,
+    MAX_QUALITY,
+    MIN_QUALITY,
+    ImageFormat,
+)
+
+ROUTE_NAME = "compress-an-image"
+ROUTE_DESCRIPTION = "Compress an image while maintaining its current format"
+ROUTE_RPCS = (
+    "pixpress.v1.CompressService/Compress",
+    "pixpress.v1.CompressService/SubmitCompress",
+)
+# Fixed, so a route's id is the same on every server and every restart.
+_ID_NAMESPACE = uuid.UUID("6f1c9a52-3b0e-4d8e-9f57-2a4d1c0b7e11")
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    name: str
+    type: str
+    description: str
+    default_json: str
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+PARAMETERS = (
+    Parameter(
+        "quality",
+        "integer",
+        f"Quality setting ({MIN_QUALITY}-{MAX_QUALITY}, higher is better quality)",
+        str(DEFAULT_QUALITY),
+        MIN_QUALITY,
+        MAX_QUALITY,
+    ),
+    Parameter(
+        "keep_metadata",
+        "boolean",
+        "Keep EXIF, XMP, IPTC and comments (by default only the ICC profile and the "
+        "displayed orientation are kept)",
+        "false",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteLimits:
+    max_input_bytes: int
+    max_pixels: int
+    max_frames: int
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    owner: str
+    visibility: Visibility
+    limits: RouteLimits
+    name: str = ROUTE_NAME
+    description: str = ROUTE_DESCRIPTION
+
+    @property
+    def identifier(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def id(self) -> str:
+        return str(uuid.uuid5(_ID_NAMESPACE, self.identifier))
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return tuple(f.value for f in ImageFormat)
+
+    def visible_to(self, owner: str) -> bool:
+        return self.visibility is Visibility.PUBLIC or owner == self.owner
+
+    def matches(self, reference: str) -> bool:
+        """True when `reference` is this route's id or identifier."""
+        return reference in (self.id, self.identifier)

@@ -1,0 +1,97 @@
+"""The ActionService RPCs: get, list (paged, newest first), watch and cancel."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pixpress.v1 import actions_pb2, actions_pb2_grpc
+
+from pixpress_server.caller import current_owner
+from pixpress_server.errors import InvalidInput, PixpressServerError
+from pixpress_server.page_tokens import ListingScope
+from pixpress_server.servicers.compress import abort_with
+from pixpress_server.servicers.convert import action_to_wire, status_from_wire
+from pixpress_server.store.records import ActionCursor
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import grpc
+
+    from pixpress_server.actions import ActionTracker
+    from pixpress_server.page_tokens import PageTokens
+    from pixpress_server.store.base import ActionStore
+
+    Context = grpc.aio.ServicerContext[Any, Any]
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class ActionServicer(actions_pb2_grpc.ActionServiceServicer):
+    def __init__(self, tracker: ActionTracker, store: ActionStore, tokens: PageTokens) -> None:
+        self._tracker = tracker
+        self._store = store
+        self._tokens = tokens
+
+    async def GetAction(
+        self, request: actions_pb2.GetActionRequest, context: Context
+    ) -> actions_pb2.Action:
+        try:
+            return action_to_wire(await self._tracker.get(current_owner(), request.id))
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            raise AssertionError("unreachable") from None
+
+    async def ListActions(
+        self, request: actions_pb2.ListActionsRequest, context: Context
+    ) -> actions_pb2.ListActionsResponse:
+        try:
+            return await self._list(request)
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            raise AssertionError("unreachable") from None
+
+    async def WatchAction(
+        self, request: actions_pb2.WatchActionRequest, context: Context
+    ) -> AsyncIterator[actions_pb2.Action]:
+        try:
+            async for action in self._tracker.watch(current_owner(), request.id):
+                yield action_to_wire(action)
+        except PixpressServerError as error:
+            await abort_with(context, error)
+
+    async def CancelAction(
+        self, request: actions_pb2.CancelActionRequest, context: Context
+    ) -> actions_pb2.Action:
+        try:
+            return action_to_wire(await self._tracker.cancel(current_owner(), request.id))
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            raise AssertionError("unreachable") from None
+
+    async def _list(
+        self, request: actions_pb2.ListActionsRequest
+    ) -> actions_pb2.ListActionsResponse:
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidInput(
+                f"Expected integer between 1 and {MAX_PAGE_SIZE} for page_size "
+                f"but received {request.page_size}"
+            )
+        page_size = request.page_size or DEFAULT_PAGE_SIZE
+        status = status_from_wire(request.status)
+        owner = current_owner()
+        scope = ListingScope(owner, status.value if status else "", request.route_id)
+        after = self._tokens.read(request.page_token, scope) if request.page_token else None
+        # One extra row tells whether another page follows.
+        rows = await self._store.list_actions(
+            owner, page_size + 1, after=after, status=status, route_id=request.route_id or None
+        )
+        page = rows[:page_size]
+        token = ""
+        if len(rows) > page_size:
+            last = page[-1]
+            token = self._tokens.issue(ActionCursor(last.created, last.id), scope)
+        return actions_pb2.ListActionsResponse(
+            actions=[action_to_wire(a) for a in page], next_page_token=token
+        )

@@ -1,0 +1,120 @@
+"""The AssetService RPCs: upload (streamed in), get, download (streamed out), delete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pixpress.v1 import assets_pb2, assets_pb2_grpc
+
+from pixpress_server.caller import current_owner
+from pixpress_server.errors import NotFound, PixpressServerError
+from pixpress_server.ids import checked_id, new_id
+from pixpress_server.processing.formats import SNIFF_BYTES
+from pixpress_server.servicers.compress import RESPONSE_CHUNK_BYTES, abort_with
+from pixpress_server.servicers.convert import asset_to_wire
+from pixpress_server.servicers.receive import receive_image
+from pixpress_server.spool import read_chunks
+from pixpress_server.store.records import AssetRecord, utc_now
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, AsyncIterator
+
+    import grpc
+
+    from pixpress_server.admission import RequestQueue
+    from pixpress_server.blobs import BlobStore
+    from pixpress_server.spool import Spool
+    from pixpress_server.store.base import AssetStore
+
+    Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
+    def __init__(
+        self,
+        store: AssetStore,
+        blobs: BlobStore,
+        spool: Spool,
+        queue: RequestQueue,
+        max_input_bytes: int,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._spool = spool
+        self._queue = queue
+        self._max_input_bytes = max_input_bytes
+
+    async def UploadAsset(
+        self, request_iterator: AsyncIterable[assets_pb2.UploadAssetRequest], context: Context
+    ) -> assets_pb2.Asset:
+        owner = current_owner()
+        try:
+            with self._queue.slot(), self._spool.request_files(SNIFF_BYTES, hashed=True) as files:
+                image_format = await receive_image(
+                    _chunks(request_iterator), files.input, self._max_input_bytes
+                )
+                # The bytes are durable in the blob store before the row names them.
+                self._blobs.adopt(files.input.path, files.input.sha256)
+                asset = AssetRecord(
+                    id=new_id(),
+                    owner=owner,
+                    size=files.input.size,
+                    format=str(image_format),
+                    sha256=files.input.sha256,
+                    created=utc_now(),
+                )
+                await self._store.add_asset(asset)
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            raise AssertionError("unreachable") from None
+        return asset_to_wire(asset)
+
+    async def GetAsset(
+        self, request: assets_pb2.GetAssetRequest, context: Context
+    ) -> assets_pb2.Asset:
+        try:
+            return asset_to_wire(await self._find(request.id))
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            raise AssertionError("unreachable") from None
+
+    async def DownloadAsset(
+        self, request: assets_pb2.DownloadAssetRequest, context: Context
+    ) -> AsyncIterator[assets_pb2.DownloadAssetResponse]:
+        try:
+            asset = await self._find(request.id)
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            return
+        yield assets_pb2.DownloadAssetResponse(asset=asset_to_wire(asset))
+        for chunk in read_chunks(self._blobs.path_for(asset.sha256), RESPONSE_CHUNK_BYTES):
+            yield assets_pb2.DownloadAssetResponse(chunk=chunk)
+
+    async def DeleteAsset(
+        self, request: assets_pb2.DeleteAssetRequest, context: Context
+    ) -> assets_pb2.DeleteAssetResponse:
+        try:
+            deleted = await self._store.delete_asset(
+                current_owner(), checked_id(request.id, "asset")
+            )
+            if deleted is None:
+                raise NotFound(f"no asset {request.id}")
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            raise AssertionError("unreachable") from None
+        if await self._store.count_assets_with_content(deleted.sha256) == 0:
+            self._blobs.remove(deleted.sha256)
+        return assets_pb2.DeleteAssetResponse()
+
+    async def _find(self, asset_id: str) -> AssetRecord:
+        asset = await self._store.get_asset(current_owner(), checked_id(asset_id, "asset"))
+        if asset is None:
+            raise NotFound(f"no asset {asset_id}")
+        return asset
+
+
+async def _chunks(
+    requests: AsyncIterable[assets_pb2.UploadAssetRequest],
+) -> AsyncIterator[bytes]:
+    async for request in requests:
+        yield request.chunk

@@ -1,0 +1,118 @@
+"""The rows the store keeps, as plain values (no SQL, no protobuf)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key's public part; the secret itself is never stored, only its hash."""
+
+    id: str
+    owner: str
+    created: datetime
+    last_used: datetime | None = None
+    revoked: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetRecord:
+    """A stored image: its bytes live in the blob store under `sha256`."""
+
+    id: str
+    owner: str
+    size: int
+    format: str
+    sha256: str
+    created: datetime
+
+
+class ActionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({ActionStatus.SUCCEEDED, ActionStatus.FAILED, ActionStatus.CANCELLED})
+UNFINISHED = (ActionStatus.QUEUED, ActionStatus.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequestData:
+    quality: int
+    keep_metadata: bool
+    input_asset_id: str = ""
+    input_size: int = 0
+    input_format: str = ""
+    store_output: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StageData:
+    name: str
+    output_bytes: int
+    milliseconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResponseData:
+    format: str
+    output_size: int
+    width: int
+    height: int
+    frames: int
+    kept_original: bool
+    kept_original_reason: str
+    output_asset_id: str
+    stages: tuple[StageData, ...]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ActionResponseData:
+        stages = tuple(StageData(**stage) for stage in data.pop("stages", ()))
+        return cls(stages=stages, **data)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionErrorData:
+    code: str  # a gRPC status name
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    id: str
+    route_id: str
+    owner: str
+    status: ActionStatus
+    request: ActionRequestData
+    created: datetime
+    response: ActionResponseData | None = None
+    error: ActionErrorData | None = None
+    started: datetime | None = None
+    finished: datetime | None = None
+
+    def replace(self, **changes: Any) -> ActionRecord:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionCursor:
+    """Where a page of actions (newest first) stopped: the last row's created time and id."""
+
+    created: datetime
+    id: str

@@ -1,0 +1,281 @@
+"""The embedded store: one SQLite file in WAL mode under the data dir.
+
+Statements take tens of microseconds, so they run on the event loop thread. WAL with
+synchronous=NORMAL survives a crash of the server process (the restart test kills it);
+only an OS crash or power loss can drop the last few commits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pixpress_server.store.records import (
+    UNFINISHED,
+    ActionCursor,
+    ActionErrorData,
+    ActionRecord,
+    ActionRequestData,
+    ActionResponseData,
+    ActionStatus,
+    ApiKeyRecord,
+    AssetRecord,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    secret_hash BLOB NOT NULL,
+    created INTEGER NOT NULL,
+    last_used INTEGER,
+    revoked INTEGER
+);
+CREATE TABLE IF NOT EXISTS assets (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assets_by_content ON assets (sha256);
+CREATE TABLE IF NOT EXISTS actions (
+    id TEXT PRIMARY KEY,
+    route_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    created INTEGER NOT NULL,
+    started INTEGER,
+    finished INTEGER
+);
+CREATE INDEX IF NOT EXISTS actions_by_owner ON actions (owner, created DESC, id DESC);
+CREATE INDEX IF NOT EXISTS actions_unfinished ON actions (status)
+    WHERE status IN ('queued', 'running');
+"""
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(when: datetime) -> int:
+    """Exact integer microseconds since the epoch (times are stored as integers)."""
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def _required_time(value: int) -> datetime:
+    return _EPOCH + value * _MICROSECOND
+
+
+def _time(value: int | None) -> datetime | None:
+    return None if value is None else _required_time(value)
+
+
+class SqliteStore:
+    """Implements KeyStore, AssetStore and ActionStore on one connection."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # keys
+
+    async def add_key(self, key: ApiKeyRecord, secret_hash: bytes) -> None:
+        self._db.execute(
+            "INSERT INTO api_keys (id, owner, secret_hash, created) VALUES (?, ?, ?, ?)",
+            (key.id, key.owner, secret_hash, _micros(key.created)),
+        )
+
+    async def key_with_hash(self, key_id: str) -> tuple[ApiKeyRecord, bytes] | None:
+        row = self._db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+        return None if row is None else (self._key(row), bytes(row["secret_hash"]))
+
+    async def list_keys(self) -> list[ApiKeyRecord]:
+        rows = self._db.execute("SELECT * FROM api_keys ORDER BY created, id").fetchall()
+        return [self._key(row) for row in rows]
+
+    async def revoke_key(self, key_id: str, when: datetime) -> bool:
+        cursor = self._db.execute(
+            "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL",
+            (_micros(when), key_id),
+        )
+        return cursor.rowcount == 1
+
+    async def touch_key(self, key_id: str, when: datetime) -> None:
+        self._db.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (_micros(when), key_id))
+
+    @staticmethod
+    def _key(row: sqlite3.Row) -> ApiKeyRecord:
+        return ApiKeyRecord(
+            id=row["id"],
+            owner=row["owner"],
+            created=_required_time(row["created"]),
+            last_used=_time(row["last_used"]),
+            revoked=_time(row["revoked"]),
+        )
+
+    # assets
+
+    async def add_asset(self, asset: AssetRecord) -> None:
+        self._db.execute(
+            "INSERT INTO assets (id, owner, size, format, sha256, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (asset.id, asset.owner, asset.size, asset.format, asset.sha256, _micros(asset.created)),
+        )
+
+    async def get_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM assets WHERE id = ? AND owner = ?", (asset_id, owner)
+        ).fetchone()
+        return None if row is None else self._asset(row)
+
+    async def delete_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
+        row = self._db.execute(
+            "DELETE FROM assets WHERE id = ? AND owner = ? RETURNING *", (asset_id, owner)
+        ).fetchone()
+        return None if row is None else self._asset(row)
+
+    async def count_assets_with_content(self, sha256: str) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM assets WHERE sha256 = ?", (sha256,)).fetchone()
+        return int(row[0])
+
+    @staticmethod
+    def _asset(row: sqlite3.Row) -> AssetRecord:
+        return AssetRecord(
+            id=row["id"],
+            owner=row["owner"],
+            size=row["size"],
+            format=row["format"],
+            sha256=row["sha256"],
+            created=_required_time(row["created"]),
+        )
+
+    # actions
+
+    async def add_action(self, action: ActionRecord) -> None:
+        self._db.execute(
+            "INSERT INTO actions (id, route_id, owner, status, request, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                action.id,
+                action.route_id,
+                action.owner,
+                action.status.value,
+                json.dumps(dataclasses.asdict(action.request)),
+                _micros(action.created),
+            ),
+        )
+
+    async def get_action(self, owner: str, action_id: str) -> ActionRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM actions WHERE id = ? AND owner = ?", (action_id, owner)
+        ).fetchone()
+        return None if row is None else self._action(row)
+
+    async def update_action(
+        self,
+        action_id: str,
+        status: ActionStatus,
+        when: datetime,
+        *,
+        request_size: tuple[int, str] | None = None,
+        response: ActionResponseData | None = None,
+        error: ActionErrorData | None = None,
+    ) -> ActionRecord | None:
+        assignments = ["status = ?"]
+        values: list[Any] = [status.value]
+        if status is ActionStatus.RUNNING:
+            assignments.append("started = ?")
+            values.append(_micros(when))
+        if status.is_terminal:
+            assignments.append("finished = ?")
+            values.append(_micros(when))
+        if request_size is not None:
+            size, image_format = request_size
+            assignments.append(
+                "request = json_set(request, '$.input_size', ?, '$.input_format', ?)"
+            )
+            values.extend([size, image_format])
+        if response is not None:
+            assignments.append("response = ?")
+            values.append(json.dumps(dataclasses.asdict(response)))
+        if error is not None:
+            assignments.extend(["error_code = ?", "error_message = ?"])
+            values.extend([error.code, error.message])
+        row = self._db.execute(
+            f"UPDATE actions SET {', '.join(assignments)} "
+            "WHERE id = ? AND status IN (?, ?) RETURNING *",
+            (*values, action_id, *(s.value for s in UNFINISHED)),
+        ).fetchone()
+        return None if row is None else self._action(row)
+
+    async def list_actions(
+        self,
+        owner: str,
+        limit: int,
+        after: ActionCursor | None = None,
+        status: ActionStatus | None = None,
+        route_id: str | None = None,
+    ) -> list[ActionRecord]:
+        conditions = ["owner = ?"]
+        values: list[Any] = [owner]
+        if after is not None:
+            conditions.append("(created < ? OR (created = ? AND id < ?))")
+            created = _micros(after.created)
+            values.extend([created, created, after.id])
+        if status is not None:
+            conditions.append("status = ?")
+            values.append(status.value)
+        if route_id:
+            conditions.append("route_id = ?")
+            values.append(route_id)
+        rows = self._db.execute(
+            f"SELECT * FROM actions WHERE {' AND '.join(conditions)} "
+            "ORDER BY created DESC, id DESC LIMIT ?",
+            (*values, limit),
+        ).fetchall()
+        return [self._action(row) for row in rows]
+
+    async def fail_unfinished_actions(self, message: str, when: datetime) -> int:
+        cursor = self._db.execute(
+            "UPDATE actions SET status = ?, error_code = 'UNAVAILABLE', error_message = ?, "
+            "finished = ? WHERE status IN (?, ?)",
+            (ActionStatus.FAILED.value, message, _micros(when), *(s.value for s in UNFINISHED)),
+        )
+        return cursor.rowcount
+
+    @staticmethod
+    def _action(row: sqlite3.Row) -> ActionRecord:
+        response = row["response"]
+        error_code = row["error_code"]
+        return ActionRecord(
+            id=row["id"],
+            route_id=row["route_id"],
+            owner=row["owner"],
+            status=ActionStatus(row["status"]),
+            request=ActionRequestData(**json.loads(row["request"])),
+            created=_required_time(row["created"]),
+            response=None
+            if response is None
+            else ActionResponseData.from_dict(json.loads(response)),
+            error=None if error_code is None else ActionErrorData(error_code, row["error_message"]),
+            started=_time(row["started"]),
+            finished=_time(row["finished"]),
+        )
