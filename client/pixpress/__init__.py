@@ -4,6 +4,11 @@ from pixpress import Client
 
 with Client("localhost:50051") as client:
     client.compress("photo.jpg", quality=75).save("photo.min.jpg")
+
+    asset = client.assets.upload("photo.jpg")
+    route = client.routes.retrieve("pixpress/compress-an-image")
+    action = route.use(body={"quality": 85}, input_asset=asset)
+    done = client.actions.wait(action.id)
 """
 
 from __future__ import annotations
@@ -22,13 +27,33 @@ from pixpress._errors import (
     ResourceExhaustedError,
     UnauthenticatedError,
     UnavailableError,
+    WaitTimeoutError,
+)
+from pixpress._models import (
+    Action,
+    ActionError,
+    ActionPage,
+    ActionRequest,
+    ActionResponse,
+    ActionStatus,
+    Asset,
+    Visibility,
 )
 from pixpress._results import CompressResult, Stage
+from pixpress._routes import AsyncRoute, Route
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Action",
+    "ActionError",
+    "ActionPage",
+    "ActionRequest",
+    "ActionResponse",
+    "ActionStatus",
+    "Asset",
     "AsyncClient",
+    "AsyncRoute",
     "Client",
     "CompressResult",
     "DeadlineExceededError",
@@ -40,8 +65,11 @@ __all__ = [
     "PixpressError",
     "RequestCancelledError",
     "ResourceExhaustedError",
+    "Route",
     "Stage",
     "UnauthenticatedError",
     "UnavailableError",
+    "Visibility",
+    "WaitTimeoutError",
     "__version__",
 ]

@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Self
 
 import grpc
 import grpc.aio
 
+from pixpress._async_resources import AsyncActions, AsyncAssets, AsyncRoutes, in_thread
 from pixpress._base import BaseClient
 from pixpress._chunks import Source, is_path
 from pixpress._config import DEFAULT_CHUNK_SIZE
+from pixpress._convert import action_from_pb, submit_compress_request
+from pixpress._errors import translating_rpc_errors
+from pixpress._models import Action
 from pixpress._results import CompressResult
 from pixpress.v1 import compress_pb2_grpc
 
 __all__ = ["AsyncClient"]
-
-_T = TypeVar("_T")
-
-
-async def _in_thread(items: Iterator[_T]) -> AsyncIterator[_T]:
-    """Iterate `items` in a worker thread so file reads never block the event loop."""
-    while (item := await asyncio.to_thread(next, items, None)) is not None:
-        yield item
 
 
 class AsyncClient(BaseClient):
     """Talks to a pixpress server from asyncio; arguments as for Client.
 
     Use with `async with`, or await `close()`. Must be created inside a running loop.
+    `routes`, `assets` and `actions` mirror Client's with async methods; `actions.watch`
+    and `actions.iter` are async iterators.
     """
 
     def __init__(
@@ -49,23 +45,36 @@ class AsyncClient(BaseClient):
             if credentials is not None
             else grpc.aio.insecure_channel(self._settings.target, options=options)
         )
-        self._compress = compress_pb2_grpc.CompressServiceStub(self._channel).Compress
+        stub = compress_pb2_grpc.CompressServiceStub(self._channel)
+        self._compress = stub.Compress
+        self._submit_compress = stub.SubmitCompress
+        self.routes = AsyncRoutes(self._channel, self._calls, self)
+        self.assets = AsyncAssets(self._channel, self._calls)
+        self.actions = AsyncActions(self._channel, self._calls)
 
     async def compress(
         self,
-        data_or_path: Source,
+        data_or_path: Source | None = None,
         quality: int | None = 80,
         keep_metadata: bool = False,
         *,
+        input_asset_id: str | None = None,
+        store_output: bool = False,
         timeout: float | None = None,
     ) -> CompressResult:
         """Compress an image in its own format; see Client.compress."""
-        with self._compress_exchange(data_or_path, quality, keep_metadata) as exchange:
+        with self._compress_exchange(
+            data_or_path,
+            quality,
+            keep_metadata,
+            input_asset_id=input_asset_id,
+            store_output=store_output,
+        ) as exchange:
             # File reads go to a thread; slicing bytes is cheap enough for the loop.
             requests = exchange.requests
+            threaded = data_or_path is not None and is_path(data_or_path)
             call = self._compress(
-                _in_thread(requests) if is_path(data_or_path) else requests,
-                **self._call_options(timeout),
+                in_thread(requests) if threaded else requests, **self._call_options(timeout)
             )
             try:
                 async for response in call:
@@ -74,6 +83,20 @@ class AsyncClient(BaseClient):
                 call.cancel()
                 raise
         return exchange.assembler.finish()
+
+    async def submit_compress(
+        self,
+        input_asset_id: str,
+        quality: int | None = 80,
+        keep_metadata: bool = False,
+        *,
+        timeout: float | None = None,
+    ) -> Action:
+        """Compress a stored asset in the background; see Client.submit_compress."""
+        request = submit_compress_request(input_asset_id, quality, keep_metadata)
+        with translating_rpc_errors():
+            message = await self._submit_compress(request, **self._call_options(timeout))
+        return action_from_pb(message)
 
     async def close(self) -> None:
         """Close the channel; calls in flight are cancelled."""

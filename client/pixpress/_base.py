@@ -13,7 +13,7 @@ from pixpress._convert import ResultAssembler, compress_options, request_stream
 from pixpress._errors import translating_rpc_errors
 from pixpress.v1 import compress_pb2 as pb
 
-__all__ = ["BaseClient", "CallOptions", "Exchange"]
+__all__ = ["BaseClient", "CallOptions", "Calls", "Exchange", "check_compress_input"]
 
 
 class CallOptions(TypedDict):
@@ -24,11 +24,34 @@ class CallOptions(TypedDict):
 
 
 @dataclass(frozen=True, slots=True)
+class Calls:
+    """Per-call setup from the client's settings, handed to the resources (assets, ...)."""
+
+    settings: Settings
+
+    def options(self, timeout: float | None) -> CallOptions:
+        """Deadline (this call's, else the client's) and metadata for one RPC."""
+        return CallOptions(
+            timeout=self.settings.call_timeout(timeout), metadata=self.settings.metadata
+        )
+
+    @property
+    def chunk_size(self) -> int:
+        return self.settings.chunk_size
+
+
+@dataclass(frozen=True, slots=True)
 class Exchange:
     """One Compress call in the making: the requests to send, where the responses go."""
 
     requests: Iterator[pb.CompressRequest]
     assembler: ResultAssembler
+
+
+def check_compress_input(data_or_path: Source | None, input_asset_id: str | None) -> None:
+    """Exactly one input: image bytes / a path, or a stored asset's id (else ValueError)."""
+    if (data_or_path is None) == (input_asset_id is None):
+        raise ValueError("Expected exactly one of data_or_path or input_asset_id")
 
 
 class BaseClient:
@@ -45,6 +68,7 @@ class BaseClient:
         self._settings = Settings.resolve(
             target, api_key=api_key, chunk_size=chunk_size, timeout=timeout
         )
+        self._calls = Calls(self._settings)
 
     @property
     def target(self) -> str:
@@ -52,18 +76,32 @@ class BaseClient:
         return self._settings.target
 
     def _call_options(self, timeout: float | None) -> CallOptions:
-        return CallOptions(
-            timeout=self._settings.call_timeout(timeout), metadata=self._settings.metadata
-        )
+        return self._calls.options(timeout)
 
     @contextlib.contextmanager
     def _compress_exchange(
-        self, source: Source, quality: int | None, keep_metadata: bool
+        self,
+        source: Source | None,
+        quality: int | None,
+        keep_metadata: bool,
+        *,
+        input_asset_id: str | None = None,
+        store_output: bool = False,
     ) -> Iterator[Exchange]:
         """Validate options (ValueError), open the source (OSError), then run the block with
-        gRPC errors translated and the file kept open until the block ends."""
-        options = compress_options(quality, keep_metadata)
-        with open_chunks(source, self._settings.chunk_size) as chunks, translating_rpc_errors():
+        gRPC errors translated and the file kept open until the block ends.
+
+        With `input_asset_id` (and no source) only the options are sent, no chunks.
+        """
+        check_compress_input(source, input_asset_id)
+        options = compress_options(
+            quality, keep_metadata, input_asset_id=input_asset_id, store_output=store_output
+        )
+        with contextlib.ExitStack() as stack:
+            chunks: Iterator[bytes] = iter(())
+            if source is not None:
+                chunks = stack.enter_context(open_chunks(source, self._settings.chunk_size))
+            stack.enter_context(translating_rpc_errors())
             yield Exchange(request_stream(options, chunks), ResultAssembler())
 
     def __repr__(self) -> str:

@@ -10,6 +10,10 @@ import grpc
 from pixpress._base import BaseClient
 from pixpress._chunks import Source
 from pixpress._config import DEFAULT_CHUNK_SIZE
+from pixpress._convert import action_from_pb, submit_compress_request
+from pixpress._errors import translating_rpc_errors
+from pixpress._models import Action
+from pixpress._resources import Actions, Assets, Routes
 from pixpress._results import CompressResult
 from pixpress.v1 import compress_pb2_grpc
 
@@ -32,6 +36,11 @@ class Client(BaseClient):
 
     Use as a context manager, or call `close()`. Every method raises a PixpressError
     subclass when the server answers with an error status.
+
+    Attributes:
+        routes: look up routes (`client.routes.retrieve("pixpress/compress-an-image")`).
+        assets: upload, retrieve, download and delete stored images.
+        actions: list, retrieve, watch, wait for and cancel actions (every Compress call).
     """
 
     def __init__(
@@ -50,14 +59,21 @@ class Client(BaseClient):
             if credentials is not None
             else grpc.insecure_channel(self._settings.target, options=options)
         )
-        self._compress = compress_pb2_grpc.CompressServiceStub(self._channel).Compress
+        stub = compress_pb2_grpc.CompressServiceStub(self._channel)
+        self._compress = stub.Compress
+        self._submit_compress = stub.SubmitCompress
+        self.routes = Routes(self._channel, self._calls, self)
+        self.assets = Assets(self._channel, self._calls)
+        self.actions = Actions(self._channel, self._calls)
 
     def compress(
         self,
-        data_or_path: Source,
+        data_or_path: Source | None = None,
         quality: int | None = 80,
         keep_metadata: bool = False,
         *,
+        input_asset_id: str | None = None,
+        store_output: bool = False,
         timeout: float | None = None,
     ) -> CompressResult:
         """Compress an image in its own format.
@@ -67,17 +83,26 @@ class Client(BaseClient):
                 a file is streamed in chunks, never read whole.
             quality: 1 (smallest) to 100 (lossless only); None lets the server choose (80).
             keep_metadata: keep EXIF, XMP, IPTC and comments (stripped by default).
+            input_asset_id: compress this stored asset instead (no bytes are sent); give
+                exactly one of data_or_path and input_asset_id.
+            store_output: also store the output as an asset (`result.output_asset_id`).
             timeout: deadline in seconds for this call; None uses the client's.
 
         Returns:
-            The compressed image and what the server did.
+            The compressed image and what the server did (with `action_id`).
 
         Raises:
-            ValueError: quality or keep_metadata invalid (checked before any call).
+            ValueError: both or neither input, or quality or a flag invalid (before any call).
             OSError: the file cannot be opened.
             PixpressError: the server answered with an error status (a subclass per status).
         """
-        with self._compress_exchange(data_or_path, quality, keep_metadata) as exchange:
+        with self._compress_exchange(
+            data_or_path,
+            quality,
+            keep_metadata,
+            input_asset_id=input_asset_id,
+            store_output=store_output,
+        ) as exchange:
             responses = self._compress(exchange.requests, **self._call_options(timeout))
             try:
                 for response in responses:
@@ -86,6 +111,28 @@ class Client(BaseClient):
                 responses.cancel()  # a broken stream or Ctrl-C: don't leave the call open
                 raise
         return exchange.assembler.finish()
+
+    def submit_compress(
+        self,
+        input_asset_id: str,
+        quality: int | None = 80,
+        keep_metadata: bool = False,
+        *,
+        timeout: float | None = None,
+    ) -> Action:
+        """Compress a stored asset in the background; returns its action at once, QUEUED.
+
+        The output is stored as an asset: once `client.actions.wait(action.id)` returns a
+        succeeded action, `action.response.output_asset_id` names it.
+
+        Raises:
+            ValueError: an empty id, or quality or keep_metadata invalid (before any call).
+            NotFoundError: no such asset of the caller.
+        """
+        request = submit_compress_request(input_asset_id, quality, keep_metadata)
+        with translating_rpc_errors():
+            message = self._submit_compress(request, **self._call_options(timeout))
+        return action_from_pb(message)
 
     def close(self) -> None:
         """Close the channel; calls in flight are cancelled."""

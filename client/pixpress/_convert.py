@@ -1,25 +1,93 @@
-"""The only module besides the generated stubs that touches pb2 types: requests out, results in."""
+"""The only module besides the generated stubs that touches pb2 types: requests out, values in."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from pixpress._errors import InternalError
+from pixpress._models import (
+    Action,
+    ActionError,
+    ActionPage,
+    ActionRequest,
+    ActionResponse,
+    ActionStatus,
+    Asset,
+    RouteFields,
+    Visibility,
+)
 from pixpress._results import CompressResult, Stage
-from pixpress._validation import check_bool, check_quality
+from pixpress._validation import check_bool, check_id, check_int_between, check_quality
+from pixpress.v1 import actions_pb2 as actions_pb
+from pixpress.v1 import assets_pb2 as assets_pb
 from pixpress.v1 import compress_pb2 as pb
+from pixpress.v1 import image_pb2 as image_pb
+from pixpress.v1 import routes_pb2 as routes_pb
 
-__all__ = ["ResultAssembler", "compress_options", "format_name", "request_stream", "result_from_pb"]
+__all__ = [
+    "ResultAssembler",
+    "action_from_pb",
+    "asset_from_pb",
+    "cancel_action_request",
+    "compress_options",
+    "delete_asset_request",
+    "download_asset_request",
+    "format_name",
+    "get_action_request",
+    "get_asset_request",
+    "get_route_request",
+    "list_actions_request",
+    "next_page_request",
+    "page_from_pb",
+    "request_stream",
+    "result_from_pb",
+    "route_fields_from_pb",
+    "status_from_pb",
+    "status_to_pb",
+    "submit_compress_request",
+    "upload_stream",
+    "watch_action_request",
+]
 
 _FORMAT_PREFIX = "IMAGE_FORMAT_"
+_STATUS_PREFIX = "ACTION_STATUS_"
+_VISIBILITY_PREFIX = "VISIBILITY_"
+MAX_PAGE_SIZE = 100
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
-def compress_options(quality: int | None, keep_metadata: bool) -> pb.CompressOptions:
+def compress_options(
+    quality: int | None,
+    keep_metadata: bool,
+    *,
+    input_asset_id: str | None = None,
+    store_output: bool = False,
+) -> pb.CompressOptions:
     """Validated options; quality None leaves the field unset (the server applies 80)."""
-    check_bool("keep_metadata", keep_metadata)
-    if quality is None:
-        return pb.CompressOptions(keep_metadata=keep_metadata)
-    return pb.CompressOptions(quality=check_quality(quality), keep_metadata=keep_metadata)
+    options = pb.CompressOptions(
+        keep_metadata=check_bool("keep_metadata", keep_metadata),
+        store_output=check_bool("store_output", store_output),
+    )
+    if input_asset_id is not None:
+        options.input_asset_id = check_id("input_asset_id", input_asset_id)
+    if quality is not None:
+        options.quality = check_quality(quality)
+    return options
+
+
+def submit_compress_request(
+    input_asset_id: str, quality: int | None, keep_metadata: bool
+) -> pb.SubmitCompressRequest:
+    """SubmitCompress always stores its output; say so rather than rely on the server."""
+    options = compress_options(
+        quality, keep_metadata, input_asset_id=input_asset_id, store_output=True
+    )
+    return pb.SubmitCompressRequest(options=options)
 
 
 def request_stream(
@@ -31,17 +99,32 @@ def request_stream(
         yield pb.CompressRequest(chunk=chunk)
 
 
+def upload_stream(chunks: Iterable[bytes]) -> Iterator[assets_pb.UploadAssetRequest]:
+    """The UploadAsset request stream: one message per chunk."""
+    for chunk in chunks:
+        yield assets_pb.UploadAssetRequest(chunk=chunk)
+
+
 def format_name(value: int) -> str:
     """ "jpeg" for IMAGE_FORMAT_JPEG; "unspecified" for 0; "unknown" for a value newer than us."""
     try:
-        name = pb.ImageFormat.Name(pb.ImageFormat.ValueType(value))
+        name = image_pb.ImageFormat.Name(image_pb.ImageFormat.ValueType(value))
     except ValueError:
         return "unknown"
     return name.removeprefix(_FORMAT_PREFIX).lower()
 
 
-def result_from_pb(result: pb.CompressResult, data: bytes) -> CompressResult:
-    """The SDK's CompressResult from the wire result and the joined output chunks."""
+def _stages(stages: Iterable[image_pb.Stage]) -> tuple[Stage, ...]:
+    return tuple(
+        Stage(name=s.name, output_bytes=s.output_bytes, milliseconds=s.milliseconds) for s in stages
+    )
+
+
+def result_from_pb(result: pb.CompressResult, data: bytes, action_id: str = "") -> CompressResult:
+    """The SDK's CompressResult from the wire result and the joined output chunks.
+
+    `action_id` is the one streamed before the result; the result's own field wins if set.
+    """
     return CompressResult(
         data=data,
         format=format_name(result.format),
@@ -53,21 +136,22 @@ def result_from_pb(result: pb.CompressResult, data: bytes) -> CompressResult:
         kept_original=result.kept_original,
         kept_original_reason=result.kept_original_reason,
         quality=result.quality,
-        stages=tuple(
-            Stage(name=s.name, output_bytes=s.output_bytes, milliseconds=s.milliseconds)
-            for s in result.stages
-        ),
+        stages=_stages(result.stages),
+        action_id=result.action_id or action_id,
+        output_asset_id=result.output_asset_id,
     )
 
 
 class ResultAssembler:
-    """Consumes the response stream (result first, then chunks) and builds the result.
+    """Consumes the response stream (action id, result, then chunks) and builds the result.
 
+    A result without the action id before it is accepted too (servers older than actions).
     Shared by Client and AsyncClient: each only loops over its own kind of stream and
     calls `add` per message, then `finish`.
     """
 
     def __init__(self) -> None:
+        self._action_id: str | None = None
         self._result: pb.CompressResult | None = None
         self._chunks: list[bytes] = []
         self._size = 0
@@ -76,12 +160,19 @@ class ResultAssembler:
         """Take one response message; raises InternalError if the stream breaks the contract."""
         kind = response.WhichOneof("payload")
         if self._result is None:
-            if kind != "result":
+            if kind == "action_id" and self._action_id is None:
+                self._action_id = response.action_id
+            elif kind == "action_id":
+                raise InternalError("server sent a second action id")
+            elif kind == "result":
+                self._result = response.result
+            else:
                 raise InternalError("server sent output before the result message")
-            self._result = response.result
         elif kind == "chunk":
             self._chunks.append(response.chunk)
             self._size += len(response.chunk)
+        elif kind == "action_id":
+            raise InternalError("server sent the action id after the result")
         else:
             raise InternalError("server sent a second result message")
 
@@ -93,4 +184,191 @@ class ResultAssembler:
             raise InternalError(
                 f"server announced {self._result.output_size} output bytes but sent {self._size}"
             )
-        return result_from_pb(self._result, b"".join(self._chunks))
+        return result_from_pb(self._result, b"".join(self._chunks), self._action_id or "")
+
+
+# -- platform: routes, assets, actions -------------------------------------------------------
+
+
+def _datetime(message: Any, name: str) -> datetime | None:
+    """A Timestamp field as an aware UTC datetime, None when unset."""
+    if not message.HasField(name):
+        return None
+    stamp: Timestamp = getattr(message, name)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def asset_from_pb(asset: assets_pb.Asset) -> Asset:
+    """An Asset; an unset creation time reads as the epoch."""
+    return Asset(
+        id=asset.id,
+        owner=asset.owner,
+        size=asset.size,
+        format=format_name(asset.format),
+        sha256=asset.sha256,
+        created=_datetime(asset, "created") or _EPOCH,
+    )
+
+
+def status_from_pb(value: int) -> ActionStatus:
+    """ActionStatus.QUEUED for ACTION_STATUS_QUEUED; UNSPECIFIED for 0 or a newer value."""
+    try:
+        name = actions_pb.ActionStatus.Name(actions_pb.ActionStatus.ValueType(value))
+    except ValueError:
+        return ActionStatus.UNSPECIFIED
+    return ActionStatus(name.removeprefix(_STATUS_PREFIX).lower())
+
+
+def status_to_pb(status: ActionStatus | str | None) -> actions_pb.ActionStatus.ValueType:
+    """The wire value of a status ("queued" or ActionStatus.QUEUED); None means any."""
+    if status is None:
+        return actions_pb.ACTION_STATUS_UNSPECIFIED
+    try:
+        member = ActionStatus(status)
+    except ValueError:
+        choices = ", ".join(s.value for s in ActionStatus if s is not ActionStatus.UNSPECIFIED)
+        raise ValueError(f"Expected one of {choices} for status but received {status!r}") from None
+    return actions_pb.ActionStatus.Value(_STATUS_PREFIX + member.name)
+
+
+def action_from_pb(action: actions_pb.Action) -> Action:
+    """An Action; response and error are None unless the server set them."""
+    request = action.request
+    response = action.response if action.HasField("response") else None
+    error = action.error if action.HasField("error") else None
+    return Action(
+        id=action.id,
+        route_id=action.route_id,
+        owner=action.owner,
+        status=status_from_pb(action.status),
+        request=ActionRequest(
+            quality=request.quality,
+            keep_metadata=request.keep_metadata,
+            input_asset_id=request.input_asset_id,
+            input_size=request.input_size,
+            input_format=format_name(request.input_format),
+            store_output=request.store_output,
+        ),
+        response=None
+        if response is None
+        else ActionResponse(
+            format=format_name(response.format),
+            output_size=response.output_size,
+            width=response.width,
+            height=response.height,
+            frames=response.frames,
+            kept_original=response.kept_original,
+            kept_original_reason=response.kept_original_reason,
+            output_asset_id=response.output_asset_id,
+            stages=_stages(response.stages),
+        ),
+        error=None if error is None else ActionError(code=error.code, message=error.message),
+        created=_datetime(action, "created"),
+        started=_datetime(action, "started"),
+        finished=_datetime(action, "finished"),
+    )
+
+
+def page_from_pb(response: actions_pb.ListActionsResponse) -> ActionPage:
+    return ActionPage(
+        actions=tuple(action_from_pb(a) for a in response.actions),
+        next_page_token=response.next_page_token,
+    )
+
+
+def list_actions_request(
+    page_size: int, page_token: str, status: ActionStatus | str | None, route_id: str | None
+) -> actions_pb.ListActionsRequest:
+    """Validated ListActions request (ValueError for a page size outside 1-100)."""
+    return actions_pb.ListActionsRequest(
+        page_size=check_int_between("page_size", page_size, 1, MAX_PAGE_SIZE),
+        page_token=page_token,
+        status=status_to_pb(status),
+        route_id=route_id or "",
+    )
+
+
+def next_page_request(
+    request: actions_pb.ListActionsRequest, response: actions_pb.ListActionsResponse
+) -> actions_pb.ListActionsRequest | None:
+    """The request for the page after `response`, None after the last page."""
+    if not response.next_page_token:
+        return None
+    following = actions_pb.ListActionsRequest()
+    following.CopyFrom(request)
+    following.page_token = response.next_page_token
+    return following
+
+
+def get_action_request(action_id: str) -> actions_pb.GetActionRequest:
+    return actions_pb.GetActionRequest(id=check_id("action_id", action_id))
+
+
+def watch_action_request(action_id: str) -> actions_pb.WatchActionRequest:
+    return actions_pb.WatchActionRequest(id=check_id("action_id", action_id))
+
+
+def cancel_action_request(action_id: str) -> actions_pb.CancelActionRequest:
+    return actions_pb.CancelActionRequest(id=check_id("action_id", action_id))
+
+
+def get_asset_request(asset_id: str) -> assets_pb.GetAssetRequest:
+    return assets_pb.GetAssetRequest(id=check_id("asset_id", asset_id))
+
+
+def download_asset_request(asset_id: str) -> assets_pb.DownloadAssetRequest:
+    return assets_pb.DownloadAssetRequest(id=check_id("asset_id", asset_id))
+
+
+def delete_asset_request(asset_id: str) -> assets_pb.DeleteAssetRequest:
+    return assets_pb.DeleteAssetRequest(id=check_id("asset_id", asset_id))
+
+
+def get_route_request(route: str) -> routes_pb.GetRouteRequest:
+    return routes_pb.GetRouteRequest(route=check_id("route", route))
+
+
+def _parameter(parameter: routes_pb.Parameter) -> dict[str, Any]:
+    """A JSON-schema-like dict; "default" is the parsed default_json (raw text if not JSON)."""
+    schema: dict[str, Any] = {"type": parameter.type, "description": parameter.description}
+    if parameter.default_json:
+        try:
+            schema["default"] = json.loads(parameter.default_json)
+        except ValueError:
+            schema["default"] = parameter.default_json
+    if parameter.HasField("minimum"):
+        schema["minimum"] = parameter.minimum
+    if parameter.HasField("maximum"):
+        schema["maximum"] = parameter.maximum
+    return schema
+
+
+def _visibility(value: int) -> Visibility:
+    try:
+        name = routes_pb.Visibility.Name(routes_pb.Visibility.ValueType(value))
+    except ValueError:
+        return Visibility.UNSPECIFIED
+    return Visibility(name.removeprefix(_VISIBILITY_PREFIX).lower())
+
+
+def route_fields_from_pb(route: routes_pb.Route) -> RouteFields:
+    """The route's data; Route and AsyncRoute add their client to it."""
+    limits = route.limits
+    return RouteFields(
+        id=route.id,
+        identifier=route.identifier,
+        owner=route.owner,
+        name=route.name,
+        visibility=_visibility(route.visibility),
+        description=route.description,
+        metadata={
+            "parameters": {p.name: _parameter(p) for p in route.parameters},
+            "formats": list(route.formats),
+            "limits": {
+                "max_input_bytes": limits.max_input_bytes,
+                "max_pixels": limits.max_pixels,
+                "max_frames": limits.max_frames,
+            },
+            "rpcs": list(route.rpcs),
+        },
+    )

@@ -8,6 +8,7 @@ PixpressError                     any failed call (carries .code and .message)
  ├── ResourceExhaustedError       RESOURCE_EXHAUSTED   image too large, or the server is full
  ├── FailedPreconditionError      FAILED_PRECONDITION  readable but not writable here (HEIC)
  ├── DeadlineExceededError        DEADLINE_EXCEEDED    the timeout passed
+ │    └── WaitTimeoutError                             actions.wait/watch gave up (.last_action)
  ├── UnavailableError             UNAVAILABLE          server unreachable or shutting down
  ├── InternalError                INTERNAL             a server bug, or a broken response stream
  └── RequestCancelledError        CANCELLED            the call was cancelled
@@ -24,6 +25,8 @@ from types import MappingProxyType
 
 import grpc
 
+from pixpress._models import Action
+
 __all__ = [
     "DeadlineExceededError",
     "FailedPreconditionError",
@@ -36,6 +39,7 @@ __all__ = [
     "ResourceExhaustedError",
     "UnauthenticatedError",
     "UnavailableError",
+    "WaitTimeoutError",
 ]
 
 
@@ -83,6 +87,26 @@ class FailedPreconditionError(PixpressError):
 
 class DeadlineExceededError(PixpressError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class WaitTimeoutError(DeadlineExceededError):
+    """`actions.wait` or `actions.watch` reached its timeout before the action finished.
+
+    Raised by the SDK itself, never translated from a status; `action_id` names the action
+    and `last_action` is the last state seen (None if none was).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        code: grpc.StatusCode | None = None,
+        *,
+        action_id: str = "",
+        last_action: Action | None = None,
+    ) -> None:
+        super().__init__(message, code)
+        self.action_id = action_id
+        self.last_action = last_action
 
 
 class UnavailableError(PixpressError):

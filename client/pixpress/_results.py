@@ -39,6 +39,10 @@ class CompressResult:
     kept_original_reason: str
     quality: int
     stages: tuple[Stage, ...] = ()
+    action_id: str = ""
+    """The action recording this call (see `Client.actions`); "" from an older server."""
+    output_asset_id: str = ""
+    """The stored output asset, when `store_output` was asked; else ""."""
 
     @property
     def ratio(self) -> float:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["check_bool", "check_int_between", "check_quality"]
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "check_body",
+    "check_bool",
+    "check_id",
+    "check_int_between",
+    "check_quality",
+    "check_timeout",
+]
 
 MIN_QUALITY = 1
 MAX_QUALITY = 100
@@ -28,3 +38,56 @@ def check_bool(name: str, value: object) -> bool:
 def check_quality(quality: object) -> int:
     """Quality 1 (smallest) .. 100 (lossless only)."""
     return check_int_between("quality", quality, MIN_QUALITY, MAX_QUALITY)
+
+
+def check_id(name: str, value: object) -> str:
+    """Return `value` if it is a non-empty string (an id), else raise ValueError."""
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"Expected non-empty string for {name} but received {value!r}")
+    return value
+
+
+def check_timeout(name: str, value: object, *, allow_none: bool = True) -> float | None:
+    """Return `value` if it is a number of seconds ≥ 0 (or None when allowed)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"Expected non-negative number for {name} but received {value!r}")
+    return float(value)
+
+
+def _check_value(name: str, value: object, schema: Mapping[str, Any]) -> None:
+    kind = schema.get("type")
+    if kind == "integer":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None and high is not None:
+            check_int_between(name, value, low, high)
+        elif isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"Expected integer for {name} but received {value!r}")
+        elif (low is not None and value < low) or (high is not None and value > high):
+            bound = f"at least {low}" if high is None else f"at most {high}"
+            raise ValueError(f"Expected integer {bound} for {name} but received {value!r}")
+    elif kind == "boolean":
+        check_bool(name, value)
+    elif kind == "string" and not isinstance(value, str):
+        raise ValueError(f"Expected string for {name} but received {value!r}")
+    elif kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ValueError(f"Expected number for {name} but received {value!r}")
+
+
+def check_body(
+    body: Mapping[str, Any], parameters: Mapping[str, Mapping[str, Any]], route: str
+) -> dict[str, Any]:
+    """Check a route's body against its parameter schema (name → {"type", "minimum", ...}).
+
+    Returns the body as a dict; raises ValueError for an unknown key, a value of the wrong
+    type, or an integer out of its bounds.
+    """
+    if not isinstance(body, Mapping):
+        raise ValueError(f"Expected a mapping for body but received {body!r}")
+    for name, value in body.items():
+        if name not in parameters:
+            expected = ", ".join(sorted(parameters)) or "none"
+            raise ValueError(f"Unknown parameter {name!r} for route {route} (expected: {expected})")
+        _check_value(name, value, parameters[name])
+    return dict(body)

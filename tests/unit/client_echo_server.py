@@ -1,7 +1,9 @@
 """A tiny in-process CompressService for the SDK and CLI tests: it returns the input reversed.
 
 An input starting with b"ABORT <STATUS_NAME> <message>" makes it abort with that status instead;
-one starting with b"KEEP" comes back unchanged with kept_original set.
+one starting with b"KEEP" comes back unchanged with kept_original set. The action id comes
+first (`send_action_id = False` imitates an older server that starts with the result); a
+stored input asset ID reads as the bytes b"asset:ID".
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 import grpc
 from pixpress.v1 import compress_pb2 as pb
 from pixpress.v1 import compress_pb2_grpc
+from pixpress.v1 import image_pb2 as image_pb
 
 OUTPUT_CHUNK = 1024 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -33,7 +36,11 @@ class Seen:
 class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
     def __init__(self) -> None:
         self.calls: list[Seen] = []
+        self.send_action_id = True
         self._lock = threading.Lock()
+
+    def input_bytes(self, options: pb.CompressOptions, context) -> bytes:
+        return f"asset:{options.input_asset_id}".encode()
 
     def Compress(self, request_iterator, context):
         seen = Seen(metadata={k: v for k, v in context.invocation_metadata()})
@@ -49,13 +56,20 @@ class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
                 seen.chunk_sizes.append(len(request.chunk))
                 pieces.append(request.chunk)
         data = b"".join(pieces)
+        if seen.options.input_asset_id:
+            data = self.input_bytes(seen.options, context)
         if data.startswith(b"ABORT "):
             _, status, message = data.decode().split(" ", 2)
             context.abort(grpc.StatusCode[status], message)
         quality = seen.options.quality if seen.options.HasField("quality") else 80
-        image_format = pb.IMAGE_FORMAT_PNG if data.startswith(PNG_MAGIC) else pb.IMAGE_FORMAT_JPEG
+        image_format = (
+            image_pb.IMAGE_FORMAT_PNG if data.startswith(PNG_MAGIC) else image_pb.IMAGE_FORMAT_JPEG
+        )
         kept = data.startswith(b"KEEP")
         output = data if kept else data[::-1]
+        action_id = f"action-{len(self.calls)}"
+        if self.send_action_id:
+            yield pb.CompressResponse(action_id=action_id)
         yield pb.CompressResponse(
             result=pb.CompressResult(
                 format=image_format,
@@ -67,7 +81,8 @@ class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
                 quality=quality,
                 kept_original=kept,
                 kept_original_reason="not smaller" if kept else "",
-                stages=[pb.Stage(name="encode", output_bytes=len(output), milliseconds=1.5)],
+                stages=[image_pb.Stage(name="encode", output_bytes=len(output), milliseconds=1.5)],
+                output_asset_id=f"stored-{action_id}" if seen.options.store_output else "",
             )
         )
         for start in range(0, len(output), OUTPUT_CHUNK):

@@ -8,11 +8,12 @@ import pixpress
 import pytest
 from pixpress._convert import ResultAssembler, format_name, result_from_pb
 from pixpress.v1 import compress_pb2 as pb
+from pixpress.v1 import image_pb2 as image_pb
 
 
 def wire_result(**overrides) -> pb.CompressResult:
     fields = {
-        "format": pb.IMAGE_FORMAT_WEBP,
+        "format": image_pb.IMAGE_FORMAT_WEBP,
         "input_size": 1000,
         "output_size": 6,
         "width": 640,
@@ -22,8 +23,8 @@ def wire_result(**overrides) -> pb.CompressResult:
         "kept_original_reason": "",
         "quality": 70,
         "stages": [
-            pb.Stage(name="decode", output_bytes=0, milliseconds=1.25),
-            pb.Stage(name="encode", output_bytes=6, milliseconds=7.5),
+            image_pb.Stage(name="decode", output_bytes=0, milliseconds=1.25),
+            image_pb.Stage(name="encode", output_bytes=6, milliseconds=7.5),
         ],
     }
     fields.update(overrides)
@@ -33,14 +34,14 @@ def wire_result(**overrides) -> pb.CompressResult:
 @pytest.mark.parametrize(
     ("value", "name"),
     [
-        (pb.IMAGE_FORMAT_JPEG, "jpeg"),
-        (pb.IMAGE_FORMAT_PNG, "png"),
-        (pb.IMAGE_FORMAT_WEBP, "webp"),
-        (pb.IMAGE_FORMAT_GIF, "gif"),
-        (pb.IMAGE_FORMAT_AVIF, "avif"),
-        (pb.IMAGE_FORMAT_HEIF, "heif"),
-        (pb.IMAGE_FORMAT_TIFF, "tiff"),
-        (pb.IMAGE_FORMAT_UNSPECIFIED, "unspecified"),
+        (image_pb.IMAGE_FORMAT_JPEG, "jpeg"),
+        (image_pb.IMAGE_FORMAT_PNG, "png"),
+        (image_pb.IMAGE_FORMAT_WEBP, "webp"),
+        (image_pb.IMAGE_FORMAT_GIF, "gif"),
+        (image_pb.IMAGE_FORMAT_AVIF, "avif"),
+        (image_pb.IMAGE_FORMAT_HEIF, "heif"),
+        (image_pb.IMAGE_FORMAT_TIFF, "tiff"),
+        (image_pb.IMAGE_FORMAT_UNSPECIFIED, "unspecified"),
         (99, "unknown"),
     ],
 )
@@ -121,3 +122,40 @@ def test_assembler_rejects_missing_bytes():
     assembler.add(pb.CompressResponse(chunk=b"abc"))
     with pytest.raises(pixpress.InternalError, match="announced 6 output bytes but sent 3"):
         assembler.finish()
+
+
+def test_assembler_takes_the_action_id_first():
+    assembler = ResultAssembler()
+    assembler.add(pb.CompressResponse(action_id="act-1"))
+    assembler.add(pb.CompressResponse(result=wire_result(output_size=2, output_asset_id="out-1")))
+    assembler.add(pb.CompressResponse(chunk=b"ab"))
+    result = assembler.finish()
+    assert (result.action_id, result.output_asset_id, result.data) == ("act-1", "out-1", b"ab")
+
+
+def test_assembler_accepts_a_result_without_action_id_from_an_older_server():
+    assembler = ResultAssembler()
+    assembler.add(pb.CompressResponse(result=wire_result(output_size=0)))
+    assert assembler.finish().action_id == ""
+
+
+def test_result_action_id_field_wins_over_the_streamed_one():
+    assembler = ResultAssembler()
+    assembler.add(pb.CompressResponse(action_id="streamed"))
+    assembler.add(pb.CompressResponse(result=wire_result(output_size=0, action_id="in-result")))
+    assert assembler.finish().action_id == "in-result"
+
+
+@pytest.mark.parametrize(
+    ("messages", "error"),
+    [
+        ([{"action_id": "a"}, {"action_id": "b"}], "second action id"),
+        ([{"action_id": "a"}, {"chunk": b"x"}], "output before the result"),
+        ([{"result": wire_result()}, {"action_id": "a"}], "action id after the result"),
+    ],
+)
+def test_assembler_rejects_a_misplaced_action_id(messages, error):
+    assembler = ResultAssembler()
+    with pytest.raises(pixpress.InternalError, match=error):
+        for message in messages:
+            assembler.add(pb.CompressResponse(**message))

@@ -146,6 +146,17 @@ async def test_async_quality_validation():
             await client.compress(b"x", quality=0)
 
 
+def test_action_id_is_carried_and_an_older_server_still_works(target, servicer):
+    with pixpress.Client(target) as client:
+        assert client.compress(b"abc").action_id.startswith("action-")
+        servicer.send_action_id = False
+        try:
+            result = client.compress(b"abc")
+        finally:
+            servicer.send_action_id = True
+    assert (result.data, result.action_id, result.output_asset_id) == (b"cba", "", "")
+
+
 def test_kept_original_is_reported(target):
     with pixpress.Client(target) as client:
         result = client.compress(b"KEEP these bytes")
