@@ -1,26 +1,35 @@
-"""The `pixpress` command: one function per subcommand, argparse subparsers to add more."""
+"""The `pixpress` command: one function per subcommand, argparse subparsers to add more.
+
+compress (streamed, or --async through stored assets), route get, assets upload/get/
+download/rm, actions list/get/watch/cancel.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import itertools
 import os
-import secrets
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pixpress._client import Client
-from pixpress._config import DEFAULT_TARGET, TARGET_ENV
+from pixpress._config import API_KEY_ENV, DEFAULT_TARGET, TARGET_ENV
 from pixpress._errors import PixpressError
-from pixpress._plan import IMAGE_EXTENSIONS, Job, PlanError, plan_jobs
+from pixpress._files import temporary_sibling
+from pixpress._models import Action, ActionStatus
+from pixpress._plan import IMAGE_EXTENSIONS, Job, PlanError, plan_jobs, walk_images
+from pixpress._render import action_block, action_line, asset_line, route_block, to_json
 from pixpress._results import CompressResult
 from pixpress._validation import check_int_between, check_quality
 
@@ -31,6 +40,7 @@ EXIT_FAILURES = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_JOBS = 4
+_S = TypeVar("_S")
 MAX_JOBS = 64
 
 COMPRESS_EPILOG = f"""\
@@ -44,10 +54,21 @@ Walking a directory picks up regular files ending in
 {" ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))} (any case), without following
 symlinks; files named on the command line are always sent.
 
+--async uploads each file as an asset and submits it (SubmitCompress) instead: it prints
+the action id (PATH<TAB>ACTION_ID per line for several inputs) and writes nothing; follow
+with `pixpress actions watch ID`, fetch with `pixpress assets download`.
+
 exit status: 0 when every file succeeded, 1 when any failed (each failure is printed to
 stderr as "PATH: CODE: message", CODE being the gRPC status such as INVALID_ARGUMENT, or
 IO_ERROR for local files), 2 for usage errors.
 """
+
+PLATFORM_EPILOG = """\
+exit status: 0 on success, 1 when the server or a local file refused (printed to stderr
+as "CODE: message", prefixed with the PATH or ID concerned when there are several), 2 for
+usage errors. --json prints one JSON object per line.
+"""
+MAX_LIMIT = 10_000
 
 
 def _quality(text: str) -> int:
@@ -68,6 +89,27 @@ def _jobs(text: str) -> int:
         ) from None
 
 
+def _limit(text: str) -> int:
+    try:
+        return check_int_between("limit", int(text), 1, MAX_LIMIT)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"Expected integer between 1 and {MAX_LIMIT} for limit but received {text}"
+        ) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(
+            f"Expected non-negative number for timeout but received {text}"
+        )
+    return value
+
+
 def _connection_options() -> argparse.ArgumentParser:
     """Options every subcommand that talks to a server shares."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -75,10 +117,25 @@ def _connection_options() -> argparse.ArgumentParser:
         "--server",
         metavar="HOST:PORT",
         default=None,
-        help=f"server address (env {TARGET_ENV}, default {DEFAULT_TARGET}); "
-        "the API key comes from env PIXPRESS_API_KEY",
+        help=f"server address (env {TARGET_ENV}, default {DEFAULT_TARGET})",
+    )
+    parent.add_argument(
+        "--api-key",
+        metavar="KEY",
+        default=None,
+        help=f"API key sent as a bearer token (env {API_KEY_ENV})",
     )
     return parent
+
+
+def _json_option() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--json", action="store_true", help="print JSON, one object per line")
+    return parent
+
+
+def _open_client(args: argparse.Namespace) -> Client:
+    return Client(args.server, api_key=args.api_key)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,8 +176,89 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"requests in flight at once (default {DEFAULT_JOBS})",
     )
+    compress.add_argument(
+        "--async",
+        dest="submit",
+        action="store_true",
+        help="upload each file as an asset, submit it, print the action id (writes nothing)",
+    )
     compress.set_defaults(handler=run_compress, parser=compress)
+    _add_platform_commands(commands)
     return parser
+
+
+def _add_platform_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """route, assets and actions: each a group of subcommands."""
+    shared = [_connection_options(), _json_option()]
+
+    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        parser = commands.add_parser(name, help=help_text, description=help_text)
+        return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND", required=True)
+
+    def command(
+        parent: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        handler: Callable[[Client, argparse.Namespace], int],
+        help_text: str,
+    ) -> argparse.ArgumentParser:
+        parser = parent.add_parser(
+            name,
+            parents=shared,
+            help=help_text,
+            description=help_text,
+            epilog=PLATFORM_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        parser.set_defaults(handler=functools.partial(_run_platform, handler), parser=parser)
+        return parser
+
+    route = group("route", "describe the routes the server serves")
+    get = command(route, "get", run_route_get, "print a route by id or OWNER/NAME")
+    get.add_argument("route", metavar="ID_OR_IDENTIFIER")
+
+    assets = group("assets", "images stored on the server")
+    upload = command(
+        assets, "upload", run_assets_upload, "store files; print ID SIZE FORMAT SHA256"
+    )
+    upload.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    get = command(assets, "get", run_assets_get, "print an asset's ID SIZE FORMAT SHA256")
+    get.add_argument("asset_id", metavar="ID")
+    download = command(assets, "download", run_assets_download, "write an asset to a file")
+    download.add_argument("asset_id", metavar="ID")
+    download.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path(),
+        metavar="PATH",
+        help="file to write, or a directory to write ID.EXT into (default: .)",
+    )
+    remove = command(assets, "rm", run_assets_rm, "delete assets")
+    remove.add_argument("asset_ids", nargs="+", metavar="ID")
+
+    actions = group("actions", "the history of Compress calls")
+    listing = command(actions, "list", run_actions_list, "list actions, newest first")
+    listing.add_argument(
+        "--status", choices=[s.value for s in ActionStatus if s is not ActionStatus.UNSPECIFIED]
+    )
+    listing.add_argument(
+        "--limit", type=_limit, default=20, metavar="N", help="at most N actions (default 20)"
+    )
+    listing.add_argument("--route", metavar="ID", help="only actions of this route (its id)")
+    get = command(actions, "get", run_actions_get, "print an action")
+    get.add_argument("action_id", metavar="ID")
+    watch = command(
+        actions,
+        "watch",
+        run_actions_watch,
+        "print each status change until the action ends; exit 0 only if it succeeded",
+    )
+    watch.add_argument("action_id", metavar="ID")
+    watch.add_argument(
+        "--timeout", type=_seconds, default=None, metavar="SECONDS", help="give up after this"
+    )
+    cancel = command(actions, "cancel", run_actions_cancel, "cancel a queued or running action")
+    cancel.add_argument("action_id", metavar="ID")
 
 
 @dataclass
@@ -180,7 +318,7 @@ def write_atomically(destination: Path, data: bytes, mode_from: Path | None = No
     The new file gets the umask's mode, or `mode_from`'s permissions when replacing a file.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.tmp")
+    temporary = temporary_sibling(destination)
     try:
         with open(temporary, "xb") as file:
             file.write(data)
@@ -218,6 +356,8 @@ def _progress(console: Console, total: int) -> Iterator[Callable[[], None]]:
 
 def run_compress(args: argparse.Namespace) -> int:
     """`pixpress compress`: plan outputs, send up to --jobs files at once, summarise."""
+    if args.submit:
+        return run_compress_async(args)
     try:
         jobs = plan_jobs(args.inputs, args.output, in_place=args.in_place)
     except PlanError as error:
@@ -231,7 +371,7 @@ def run_compress(args: argparse.Namespace) -> int:
     # pool's shutdown does not wait for them.
     with (
         ThreadPoolExecutor(args.jobs, thread_name_prefix="pixpress") as pool,
-        Client(args.server) as client,
+        _open_client(args) as client,
         _progress(stderr, len(jobs)) as advance,
     ):
         futures: dict[Future[CompressResult], Job] = {
@@ -252,6 +392,167 @@ def run_compress(args: argparse.Namespace) -> int:
             return EXIT_INTERRUPTED
     Console().print(summary.table())
     return EXIT_FAILURES if summary.failures else EXIT_OK
+
+
+def _async_sources(args: argparse.Namespace) -> list[Path]:
+    """The files --async sends: files as named, directories walked (usage errors exit 2)."""
+    if args.output is not None or args.in_place:
+        args.parser.error("--async writes nothing: it cannot be combined with -o or --in-place")
+    sources: list[Path] = []
+    for path in args.inputs:
+        if path.is_dir():
+            sources.extend(walk_images(path))
+        elif path.exists():
+            sources.append(path)
+        else:
+            args.parser.error(f"{path}: no such file or directory")
+    return sources
+
+
+def submit_one(client: Client, source: Path, quality: int, keep_metadata: bool) -> str:
+    """Upload `source` as an asset and submit it; returns the action id."""
+    asset = client.assets.upload(source)
+    return client.submit_compress(asset.id, quality, keep_metadata).id
+
+
+def run_compress_async(args: argparse.Namespace) -> int:
+    """`pixpress compress --async`: upload and submit each file, print the action ids."""
+    sources = _async_sources(args)
+    if not sources:
+        print("pixpress: no images found", file=sys.stderr)
+        return EXIT_OK
+    failed = False
+    with (
+        ThreadPoolExecutor(args.jobs, thread_name_prefix="pixpress") as pool,
+        _open_client(args) as client,
+    ):
+        futures = [
+            pool.submit(submit_one, client, source, args.quality, args.keep_metadata)
+            for source in sources
+        ]
+        for source, future in zip(sources, futures, strict=True):
+            try:
+                action_id = future.result()
+            except (PixpressError, OSError) as error:
+                failed = True
+                print(failure_line(source, error), file=sys.stderr)
+                continue
+            print(action_id if len(args.inputs) == 1 == len(sources) else f"{source}\t{action_id}")
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
+# -- route, assets, actions ----------------------------------------------------------------
+
+
+def error_line(error: PixpressError | OSError, subject: object | None = None) -> str:
+    """`CODE: message`, prefixed with `SUBJECT: ` (a path or an id) when given."""
+    if isinstance(error, PixpressError):
+        text = f"{error.code.name}: {error.message}"
+    else:
+        text = f"IO_ERROR: {error.strerror or error}"
+    return text if subject is None else f"{subject}: {text}"
+
+
+def _run_platform(
+    handler: Callable[[Client, argparse.Namespace], int], args: argparse.Namespace
+) -> int:
+    """Open the client, run one route/assets/actions command, turn errors into exit codes."""
+    try:
+        with _open_client(args) as client:
+            return handler(client, args)
+    except (PixpressError, OSError) as error:
+        print(error_line(error), file=sys.stderr)
+        return EXIT_FAILURES
+    except ValueError as error:  # an argument the SDK rejected before any call
+        parser: argparse.ArgumentParser = args.parser
+        parser.error(str(error))  # exits 2
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def run_route_get(client: Client, args: argparse.Namespace) -> int:
+    route = client.routes.retrieve(args.route)
+    print(to_json(route) if args.json else route_block(route))
+    return EXIT_OK
+
+
+def _each(subjects: Sequence[_S], act: Callable[[_S], str], *, prefix: bool) -> Iterator[bool]:
+    """Run `act` on each subject, printing its line (or its error); yields success flags."""
+    for subject in subjects:
+        try:
+            line = act(subject)
+        except (PixpressError, OSError) as error:
+            print(error_line(error, subject), file=sys.stderr)
+            yield False
+            continue
+        print(f"{subject}\t{line}" if prefix else line)
+        yield True
+
+
+def run_assets_upload(client: Client, args: argparse.Namespace) -> int:
+    def upload(path: Path) -> str:
+        asset = client.assets.upload(path)
+        return to_json(asset, path=str(path)) if args.json else asset_line(asset)
+
+    several = len(args.paths) > 1 and not args.json
+    return EXIT_OK if all(list(_each(args.paths, upload, prefix=several))) else EXIT_FAILURES
+
+
+def run_assets_get(client: Client, args: argparse.Namespace) -> int:
+    asset = client.assets.retrieve(args.asset_id)
+    print(to_json(asset) if args.json else asset_line(asset))
+    return EXIT_OK
+
+
+def run_assets_download(client: Client, args: argparse.Namespace) -> int:
+    try:
+        path = client.assets.download(args.asset_id, args.output)
+    except OSError as error:
+        print(error_line(error, args.output), file=sys.stderr)
+        return EXIT_FAILURES
+    print(to_json({"id": args.asset_id, "path": str(path)}) if args.json else path)
+    return EXIT_OK
+
+
+def run_assets_rm(client: Client, args: argparse.Namespace) -> int:
+    def delete(asset_id: str) -> str:
+        client.assets.delete(asset_id)
+        return to_json({"id": asset_id, "deleted": True}) if args.json else f"deleted {asset_id}"
+
+    return EXIT_OK if all(list(_each(args.asset_ids, delete, prefix=False))) else EXIT_FAILURES
+
+
+def _print_actions(actions: Iterable[Action], as_json: bool) -> None:
+    for action in actions:
+        print(to_json(action) if as_json else action_line(action), flush=True)
+
+
+def run_actions_list(client: Client, args: argparse.Namespace) -> int:
+    actions = client.actions.iter(
+        page_size=min(args.limit, 100), status=args.status, route_id=args.route
+    )
+    _print_actions(itertools.islice(actions, args.limit), args.json)
+    return EXIT_OK
+
+
+def run_actions_get(client: Client, args: argparse.Namespace) -> int:
+    action = client.actions.retrieve(args.action_id)
+    print(to_json(action) if args.json else action_block(action))
+    return EXIT_OK
+
+
+def run_actions_watch(client: Client, args: argparse.Namespace) -> int:
+    last: Action | None = None
+    with contextlib.closing(client.actions.watch(args.action_id, timeout=args.timeout)) as updates:
+        for last in updates:
+            _print_actions([last], args.json)
+    succeeded = last is not None and last.status is ActionStatus.SUCCEEDED
+    return EXIT_OK if succeeded else EXIT_FAILURES
+
+
+def run_actions_cancel(client: Client, args: argparse.Namespace) -> int:
+    _print_actions([client.actions.cancel(args.action_id)], args.json)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
