@@ -100,9 +100,17 @@ def request_stream(
 
 
 def upload_stream(chunks: Iterable[bytes]) -> Iterator[assets_pb.UploadAssetRequest]:
-    """The UploadAsset request stream: one message per chunk."""
+    """The UploadAsset request stream: one message per chunk, the last with finish_write.
+
+    One chunk is held back so the final message can carry the flag; the server stores
+    nothing for a stream that ends without it (a cut-off upload).
+    """
+    held: bytes | None = None
     for chunk in chunks:
-        yield assets_pb.UploadAssetRequest(chunk=chunk)
+        if held is not None:
+            yield assets_pb.UploadAssetRequest(chunk=held)
+        held = chunk
+    yield assets_pb.UploadAssetRequest(chunk=held or b"", finish_write=True)
 
 
 def format_name(value: int) -> str:

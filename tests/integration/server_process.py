@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -74,10 +75,13 @@ def start_server(
         env=env,
     )
     server = ServerProcess(process=process, address="", data_dir=data_dir)
-    stderr_reader = threading.Thread(
-        target=lambda: server.log_lines.extend(iter(process.stderr.readline, "")),  # type: ignore[union-attr]
-        daemon=True,
-    )
+
+    def read_log() -> None:
+        assert process.stderr is not None
+        with contextlib.suppress(ValueError):  # closed by stop()
+            server.log_lines.extend(iter(process.stderr.readline, ""))
+
+    stderr_reader = threading.Thread(target=read_log, daemon=True)
     stderr_reader.start()
     server._reader = stderr_reader
     deadline = time.monotonic() + timeout

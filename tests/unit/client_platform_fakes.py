@@ -224,10 +224,15 @@ class FakeAssets(assets_pb2_grpc.AssetServiceServicer):
 
     def UploadAsset(self, request_iterator, context):
         self.state.record("UploadAsset", None, context)
-        sizes, pieces = [], []
+        sizes, pieces, finished = [], [], False
         for request in request_iterator:
+            if finished:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message after finish_write")
             sizes.append(len(request.chunk))
             pieces.append(request.chunk)
+            finished = request.finish_write
+        if not finished:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "upload incomplete: no finish_write")
         self.state.upload_chunk_sizes.append(sizes)
         data = b"".join(pieces)
         if not data or data.startswith(b"ABORT"):

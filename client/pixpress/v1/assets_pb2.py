@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from pixpress.v1 import image_pb2 as pixpress_dot_v1_dot_image__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18pixpress/v1/assets.proto\x12\x0bpixpress.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17pixpress/v1/image.proto\"\x97\x01\n\x05\x41sset\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12(\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x18.pixpress.v1.ImageFormat\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12+\n\x07\x63reated\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"#\n\x12UploadAssetRequest\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\"\x1d\n\x0fGetAssetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14\x44ownloadAssetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"X\n\x15\x44ownloadAssetResponse\x12#\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x12.pixpress.v1.AssetH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\" \n\x12\x44\x65leteAssetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAssetResponse2\xbe\x02\n\x0c\x41ssetService\x12\x44\n\x0bUploadAsset\x12\x1f.pixpress.v1.UploadAssetRequest\x1a\x12.pixpress.v1.Asset(\x01\x12<\n\x08GetAsset\x12\x1c.pixpress.v1.GetAssetRequest\x1a\x12.pixpress.v1.Asset\x12X\n\rDownloadAsset\x12!.pixpress.v1.DownloadAssetRequest\x1a\".pixpress.v1.DownloadAssetResponse0\x01\x12P\n\x0b\x44\x65leteAsset\x12\x1f.pixpress.v1.DeleteAssetRequest\x1a .pixpress.v1.DeleteAssetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18pixpress/v1/assets.proto\x12\x0bpixpress.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17pixpress/v1/image.proto\"\x97\x01\n\x05\x41sset\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x04\x12(\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x18.pixpress.v1.ImageFormat\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12+\n\x07\x63reated\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x12UploadAssetRequest\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12\x14\n\x0c\x66inish_write\x18\x02 \x01(\x08\"\x1d\n\x0fGetAssetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\"\n\x14\x44ownloadAssetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"X\n\x15\x44ownloadAssetResponse\x12#\n\x05\x61sset\x18\x01 \x01(\x0b\x32\x12.pixpress.v1.AssetH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\" \n\x12\x44\x65leteAssetRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAssetResponse2\xbe\x02\n\x0c\x41ssetService\x12\x44\n\x0bUploadAsset\x12\x1f.pixpress.v1.UploadAssetRequest\x1a\x12.pixpress.v1.Asset(\x01\x12<\n\x08GetAsset\x12\x1c.pixpress.v1.GetAssetRequest\x1a\x12.pixpress.v1.Asset\x12X\n\rDownloadAsset\x12!.pixpress.v1.DownloadAssetRequest\x1a\".pixpress.v1.DownloadAssetResponse0\x01\x12P\n\x0b\x44\x65leteAsset\x12\x1f.pixpress.v1.DeleteAssetRequest\x1a .pixpress.v1.DeleteAssetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,17 +36,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASSET']._serialized_start=100
   _globals['_ASSET']._serialized_end=251
   _globals['_UPLOADASSETREQUEST']._serialized_start=253
-  _globals['_UPLOADASSETREQUEST']._serialized_end=288
-  _globals['_GETASSETREQUEST']._serialized_start=290
-  _globals['_GETASSETREQUEST']._serialized_end=319
-  _globals['_DOWNLOADASSETREQUEST']._serialized_start=321
-  _globals['_DOWNLOADASSETREQUEST']._serialized_end=355
-  _globals['_DOWNLOADASSETRESPONSE']._serialized_start=357
-  _globals['_DOWNLOADASSETRESPONSE']._serialized_end=445
-  _globals['_DELETEASSETREQUEST']._serialized_start=447
-  _globals['_DELETEASSETREQUEST']._serialized_end=479
-  _globals['_DELETEASSETRESPONSE']._serialized_start=481
-  _globals['_DELETEASSETRESPONSE']._serialized_end=502
-  _globals['_ASSETSERVICE']._serialized_start=505
-  _globals['_ASSETSERVICE']._serialized_end=823
+  _globals['_UPLOADASSETREQUEST']._serialized_end=310
+  _globals['_GETASSETREQUEST']._serialized_start=312
+  _globals['_GETASSETREQUEST']._serialized_end=341
+  _globals['_DOWNLOADASSETREQUEST']._serialized_start=343
+  _globals['_DOWNLOADASSETREQUEST']._serialized_end=377
+  _globals['_DOWNLOADASSETRESPONSE']._serialized_start=379
+  _globals['_DOWNLOADASSETRESPONSE']._serialized_end=467
+  _globals['_DELETEASSETREQUEST']._serialized_start=469
+  _globals['_DELETEASSETREQUEST']._serialized_end=501
+  _globals['_DELETEASSETRESPONSE']._serialized_start=503
+  _globals['_DELETEASSETRESPONSE']._serialized_end=524
+  _globals['_ASSETSERVICE']._serialized_start=527
+  _globals['_ASSETSERVICE']._serialized_end=845
 # @@protoc_insertion_point(module_scope)

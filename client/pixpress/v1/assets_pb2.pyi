@@ -61,16 +61,22 @@ class UploadAssetRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CHUNK_FIELD_NUMBER: _builtins.int
+    FINISH_WRITE_FIELD_NUMBER: _builtins.int
     chunk: _builtins.bytes
     """A piece of the image, in order; 256 KiB-1 MiB pieces are best."""
+    finish_write: _builtins.bool
+    """MUST be true on the last message (which MAY also carry bytes) and only there. A stream
+    that ends without it was cut off: nothing is stored (as in google.bytestream).
+    """
     def __init__(
         self,
         *,
         chunk: _builtins.bytes = ...,
+        finish_write: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "finish_write", b"finish_write"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -62,8 +62,9 @@ class AssetServiceServicer:
     """
 
     def UploadAsset(self, request_iterator, context):
-        """Streams the image in chunks (same byte cap and formats as Compress). The asset exists
-        only once the response is sent: a stream cut off leaves nothing behind.
+        """Streams the image in chunks (same byte cap and formats as Compress), the last one with
+        finish_write. The asset exists only once the response is sent: a stream cut off
+        leaves nothing behind.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -34,8 +34,9 @@ class AssetServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AssetServiceAsyncStub: ...
     UploadAsset: _grpc.StreamUnaryMultiCallable[_assets_pb2.UploadAssetRequest, _assets_pb2.Asset]
-    """Streams the image in chunks (same byte cap and formats as Compress). The asset exists
-    only once the response is sent: a stream cut off leaves nothing behind.
+    """Streams the image in chunks (same byte cap and formats as Compress), the last one with
+    finish_write. The asset exists only once the response is sent: a stream cut off
+    leaves nothing behind.
     """
     GetAsset: _grpc.UnaryUnaryMultiCallable[_assets_pb2.GetAssetRequest, _assets_pb2.Asset]
     DownloadAsset: _grpc.UnaryStreamMultiCallable[_assets_pb2.DownloadAssetRequest, _assets_pb2.DownloadAssetResponse]
@@ -48,8 +49,9 @@ class AssetServiceAsyncStub(AssetServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     UploadAsset: _aio.StreamUnaryMultiCallable[_assets_pb2.UploadAssetRequest, _assets_pb2.Asset]  # type: ignore[assignment]
-    """Streams the image in chunks (same byte cap and formats as Compress). The asset exists
-    only once the response is sent: a stream cut off leaves nothing behind.
+    """Streams the image in chunks (same byte cap and formats as Compress), the last one with
+    finish_write. The asset exists only once the response is sent: a stream cut off
+    leaves nothing behind.
     """
     GetAsset: _aio.UnaryUnaryMultiCallable[_assets_pb2.GetAssetRequest, _assets_pb2.Asset]  # type: ignore[assignment]
     DownloadAsset: _aio.UnaryStreamMultiCallable[_assets_pb2.DownloadAssetRequest, _assets_pb2.DownloadAssetResponse]  # type: ignore[assignment]
@@ -65,8 +67,9 @@ class AssetServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_assets_pb2.UploadAssetRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_assets_pb2.Asset, _abc.Awaitable[_assets_pb2.Asset]]:
-        """Streams the image in chunks (same byte cap and formats as Compress). The asset exists
-        only once the response is sent: a stream cut off leaves nothing behind.
+        """Streams the image in chunks (same byte cap and formats as Compress), the last one with
+        finish_write. The asset exists only once the response is sent: a stream cut off
+        leaves nothing behind.
         """
 
     @_abc_1.abstractmethod

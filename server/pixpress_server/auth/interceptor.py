@@ -59,8 +59,6 @@ def _refusal(code: grpc.StatusCode, message: str, streaming: bool) -> Behaviour:
     return refuse_stream if streaming else refuse
 
 
-
-
 def _rebuild(handler: Handler, wrap: Callable[[Behaviour, bool], Behaviour]) -> Handler:
     """The same handler with its behaviour wrapped (the wrapper learns if it streams out)."""
     request_deserializer = handler.request_deserializer

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from pixpress.v1 import actions_pb2, actions_pb2_grpc
 
 from pixpress_server.caller import current_owner
-from pixpress_server.errors import InvalidInput, PixpressServerError
+from pixpress_server.errors import InvalidInput
 from pixpress_server.page_tokens import ListingScope
-from pixpress_server.servicers.compress import abort_with
 from pixpress_server.servicers.convert import action_to_wire, status_from_wire
+from pixpress_server.servicers.errors import streaming_errors, unary_errors
 from pixpress_server.store.records import ActionCursor
 
 if TYPE_CHECKING:
@@ -34,41 +34,30 @@ class ActionServicer(actions_pb2_grpc.ActionServiceServicer):
         self._store = store
         self._tokens = tokens
 
+    @unary_errors
     async def GetAction(
         self, request: actions_pb2.GetActionRequest, context: Context
     ) -> actions_pb2.Action:
-        try:
-            return action_to_wire(await self._tracker.get(current_owner(), request.id))
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            raise AssertionError("unreachable") from None
+        return action_to_wire(await self._tracker.get(current_owner(), request.id))
 
+    @unary_errors
     async def ListActions(
         self, request: actions_pb2.ListActionsRequest, context: Context
     ) -> actions_pb2.ListActionsResponse:
-        try:
-            return await self._list(request)
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            raise AssertionError("unreachable") from None
+        return await self._list(request)
 
+    @streaming_errors
     async def WatchAction(
         self, request: actions_pb2.WatchActionRequest, context: Context
     ) -> AsyncIterator[actions_pb2.Action]:
-        try:
-            async for action in self._tracker.watch(current_owner(), request.id):
-                yield action_to_wire(action)
-        except PixpressServerError as error:
-            await abort_with(context, error)
+        async for action in self._tracker.watch(current_owner(), request.id):
+            yield action_to_wire(action)
 
+    @unary_errors
     async def CancelAction(
         self, request: actions_pb2.CancelActionRequest, context: Context
     ) -> actions_pb2.Action:
-        try:
-            return action_to_wire(await self._tracker.cancel(current_owner(), request.id))
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            raise AssertionError("unreachable") from None
+        return action_to_wire(await self._tracker.cancel(current_owner(), request.id))
 
     async def _list(
         self, request: actions_pb2.ListActionsRequest

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 from pixpress.v1 import assets_pb2, assets_pb2_grpc
 
 from pixpress_server.caller import current_owner
-from pixpress_server.errors import NotFound, PixpressServerError
+from pixpress_server.errors import InvalidInput, NotFound
 from pixpress_server.ids import checked_id, new_id
 from pixpress_server.processing.formats import SNIFF_BYTES
-from pixpress_server.servicers.compress import RESPONSE_CHUNK_BYTES, abort_with
+from pixpress_server.servicers.compress import RESPONSE_CHUNK_BYTES
 from pixpress_server.servicers.convert import asset_to_wire
+from pixpress_server.servicers.errors import streaming_errors, unary_errors
 from pixpress_server.servicers.receive import receive_image
 from pixpress_server.spool import read_chunks
 from pixpress_server.store.records import AssetRecord, utc_now
@@ -44,64 +45,49 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
         self._queue = queue
         self._max_input_bytes = max_input_bytes
 
+    @unary_errors
     async def UploadAsset(
         self, request_iterator: AsyncIterable[assets_pb2.UploadAssetRequest], context: Context
     ) -> assets_pb2.Asset:
-        owner = current_owner()
-        try:
-            with self._queue.slot(), self._spool.request_files(SNIFF_BYTES, hashed=True) as files:
-                image_format = await receive_image(
-                    _chunks(request_iterator), files.input, self._max_input_bytes
-                )
-                # The bytes are durable in the blob store before the row names them.
-                self._blobs.adopt(files.input.path, files.input.sha256)
-                asset = AssetRecord(
-                    id=new_id(),
-                    owner=owner,
-                    size=files.input.size,
-                    format=str(image_format),
-                    sha256=files.input.sha256,
-                    created=utc_now(),
-                )
-                await self._store.add_asset(asset)
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            raise AssertionError("unreachable") from None
+        with self._queue.slot(), self._spool.request_files(SNIFF_BYTES, hashed=True) as files:
+            image_format = await receive_image(
+                _chunks(request_iterator), files.input, self._max_input_bytes, context.cancelled
+            )
+            # The bytes are durable in the blob store before the row names them.
+            self._blobs.adopt(files.input.path, files.input.sha256)
+            asset = AssetRecord(
+                id=new_id(),
+                owner=current_owner(),
+                size=files.input.size,
+                format=str(image_format),
+                sha256=files.input.sha256,
+                created=utc_now(),
+            )
+            await self._store.add_asset(asset)
         return asset_to_wire(asset)
 
+    @unary_errors
     async def GetAsset(
         self, request: assets_pb2.GetAssetRequest, context: Context
     ) -> assets_pb2.Asset:
-        try:
-            return asset_to_wire(await self._find(request.id))
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            raise AssertionError("unreachable") from None
+        return asset_to_wire(await self._find(request.id))
 
+    @streaming_errors
     async def DownloadAsset(
         self, request: assets_pb2.DownloadAssetRequest, context: Context
     ) -> AsyncIterator[assets_pb2.DownloadAssetResponse]:
-        try:
-            asset = await self._find(request.id)
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            return
+        asset = await self._find(request.id)
         yield assets_pb2.DownloadAssetResponse(asset=asset_to_wire(asset))
         for chunk in read_chunks(self._blobs.path_for(asset.sha256), RESPONSE_CHUNK_BYTES):
             yield assets_pb2.DownloadAssetResponse(chunk=chunk)
 
+    @unary_errors
     async def DeleteAsset(
         self, request: assets_pb2.DeleteAssetRequest, context: Context
     ) -> assets_pb2.DeleteAssetResponse:
-        try:
-            deleted = await self._store.delete_asset(
-                current_owner(), checked_id(request.id, "asset")
-            )
-            if deleted is None:
-                raise NotFound(f"no asset {request.id}")
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            raise AssertionError("unreachable") from None
+        deleted = await self._store.delete_asset(current_owner(), checked_id(request.id, "asset"))
+        if deleted is None:
+            raise NotFound(f"no asset {request.id}")
         if await self._store.count_assets_with_content(deleted.sha256) == 0:
             self._blobs.remove(deleted.sha256)
         return assets_pb2.DeleteAssetResponse()
@@ -116,5 +102,12 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
 async def _chunks(
     requests: AsyncIterable[assets_pb2.UploadAssetRequest],
 ) -> AsyncIterator[bytes]:
+    """The upload's bytes; INVALID_ARGUMENT unless exactly the last message has finish_write."""
+    finished = False
     async for request in requests:
+        if finished:
+            raise InvalidInput("no messages may follow the one with finish_write")
         yield request.chunk
+        finished = request.finish_write
+    if not finished:
+        raise InvalidInput("upload incomplete: the last message must set finish_write")

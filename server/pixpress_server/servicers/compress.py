@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
 from pixpress.v1 import actions_pb2, compress_pb2, compress_pb2_grpc
@@ -18,6 +18,7 @@ from pixpress_server.errors import Forbidden, InvalidInput, NotFound, PixpressSe
 from pixpress_server.ids import checked_id
 from pixpress_server.processing.formats import SNIFF_BYTES
 from pixpress_server.servicers.convert import action_to_wire, options_from_wire, result_to_wire
+from pixpress_server.servicers.errors import streaming_errors, unary_errors
 from pixpress_server.servicers.receive import receive_image
 from pixpress_server.spool import read_chunks
 from pixpress_server.store.records import ActionRequestData
@@ -38,20 +39,6 @@ logger = logging.getLogger(__name__)
 RESPONSE_CHUNK_BYTES = 1024 * 1024  # well under gRPC's 4 MiB message limit
 
 Context = grpc.aio.ServicerContext[compress_pb2.CompressRequest, compress_pb2.CompressResponse]
-
-
-async def abort_with(
-    context: grpc.aio.ServicerContext[Any, Any], error: PixpressServerError
-) -> None:
-    """End the call with the error's status and public message (detail only to the log)."""
-    logger.info(
-        "request failed owner=%s status=%s message=%r detail=%r",
-        current_owner(),
-        error.status,
-        error.public_message,
-        error.detail,
-    )
-    await context.abort(grpc.StatusCode[error.status], error.public_message)
 
 
 class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
@@ -76,6 +63,7 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         self._max_input_bytes = max_input_bytes
         self._background: set[asyncio.Task[None]] = set()
 
+    @streaming_errors
     async def Compress(
         self,
         request_iterator: AsyncIterable[compress_pb2.CompressRequest],
@@ -83,50 +71,44 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
     ) -> AsyncIterator[compress_pb2.CompressResponse]:
         started = time.perf_counter()
         owner = current_owner()
-        try:
-            with self._queue.slot(), self._spool.request_files(SNIFF_BYTES) as files:
-                self._check_route_access(owner)
-                requests = aiter(request_iterator)
-                message = await _first_options(requests)
-                options = options_from_wire(message)
-                asset = await self._input_asset(owner, message.input_asset_id)
-                action = await self._tracker.create(owner, _request_data(message, options))
-                yield compress_pb2.CompressResponse(action_id=action.id)
-                task = asyncio.current_task()
-                assert task is not None
-                with self._tracker.running(action.id, task):
-                    job = await self._job(
-                        action.id, owner, requests, files, options, asset, message
-                    )
-                    done = await self._compressor.run(job, lambda: _deadline_passed(context))
-                log_done(action.id, owner, done, started)
-                yield compress_pb2.CompressResponse(result=result_to_wire(done, action.id))
-                for chunk in read_chunks(done.output, RESPONSE_CHUNK_BYTES):
-                    yield compress_pb2.CompressResponse(chunk=chunk)
-        except PixpressServerError as error:
-            await abort_with(context, error)
+        with self._queue.slot(), self._spool.request_files(SNIFF_BYTES) as files:
+            self._check_route_access(owner)
+            requests = aiter(request_iterator)
+            message = await _first_options(requests)
+            options = options_from_wire(message)
+            asset = await self._input_asset(owner, message.input_asset_id)
+            action = await self._tracker.create(owner, _request_data(message, options))
+            yield compress_pb2.CompressResponse(action_id=action.id)
+            task = asyncio.current_task()
+            assert task is not None
+            with self._tracker.running(action.id, task):
+                job = await self._job(
+                    action.id, owner, requests, files, options, asset, message, context
+                )
+                done = await self._compressor.run(job, lambda: _deadline_passed(context))
+            log_done(action.id, owner, done, started)
+            yield compress_pb2.CompressResponse(result=result_to_wire(done, action.id))
+            for chunk in read_chunks(done.output, RESPONSE_CHUNK_BYTES):
+                yield compress_pb2.CompressResponse(chunk=chunk)
 
+    @unary_errors
     async def SubmitCompress(
         self,
         request: compress_pb2.SubmitCompressRequest,
         context: grpc.aio.ServicerContext[compress_pb2.SubmitCompressRequest, actions_pb2.Action],
     ) -> actions_pb2.Action:
         owner = current_owner()
-        try:
-            self._check_route_access(owner)
-            options = options_from_wire(request.options)
-            if not request.options.input_asset_id:
-                raise InvalidInput("SubmitCompress needs options.input_asset_id (upload first)")
-            asset = await self._input_asset(owner, request.options.input_asset_id)
-            assert asset is not None
-            # Refuse now, not in the background, when the server is already full.
-            slot = contextlib.ExitStack()
-            slot.enter_context(self._queue.slot())
-            data = _request_data(request.options, options, store_output=True)
-            action = await self._tracker.create(owner, data)
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            raise AssertionError("unreachable") from None
+        self._check_route_access(owner)
+        options = options_from_wire(request.options)
+        if not request.options.input_asset_id:
+            raise InvalidInput("SubmitCompress needs options.input_asset_id (upload first)")
+        asset = await self._input_asset(owner, request.options.input_asset_id)
+        assert asset is not None
+        # Refuse now, not in the background, when the server is already full.
+        slot = contextlib.ExitStack()
+        slot.enter_context(self._queue.slot())
+        data = _request_data(request.options, options, store_output=True)
+        action = await self._tracker.create(owner, data)
         task = asyncio.get_running_loop().create_task(
             self._run_in_background(action.id, owner, asset, options, slot)
         )
@@ -194,6 +176,7 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         options: CompressOptions,
         asset: AssetRecord | None,
         message: compress_pb2.CompressOptions,
+        context: Context,
     ) -> Job:
         if asset is not None:
             async for _ in requests:
@@ -201,7 +184,9 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
             return self._asset_job(
                 action_id, owner, files, options, asset, store_output=message.store_output
             )
-        image_format = await receive_image(_chunks(requests), files.input, self._max_input_bytes)
+        image_format = await receive_image(
+            _chunks(requests), files.input, self._max_input_bytes, context.cancelled
+        )
         return Job(
             action_id=action_id,
             owner=owner,

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from pixpress.v1 import routes_pb2, routes_pb2_grpc
 
 from pixpress_server.caller import current_owner
-from pixpress_server.errors import InvalidInput, NotFound, PixpressServerError
+from pixpress_server.errors import InvalidInput, NotFound
 from pixpress_server.ids import checked_id
-from pixpress_server.servicers.compress import abort_with
 from pixpress_server.servicers.convert import route_to_wire
+from pixpress_server.servicers.errors import unary_errors
 
 if TYPE_CHECKING:
     import grpc
@@ -22,17 +22,14 @@ class RouteServicer(routes_pb2_grpc.RouteServiceServicer):
     def __init__(self, route: Route) -> None:
         self._route = route
 
+    @unary_errors
     async def GetRoute(
         self, request: routes_pb2.GetRouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> routes_pb2.Route:
-        try:
-            reference = _checked_reference(request.route)
-            # A private route is invisible to other owners: NOT_FOUND, as if absent.
-            if not self._route.matches(reference) or not self._route.visible_to(current_owner()):
-                raise NotFound(f"no route {request.route}")
-        except PixpressServerError as error:
-            await abort_with(context, error)
-            raise AssertionError("unreachable") from None
+        reference = _checked_reference(request.route)
+        # A private route is invisible to other owners: NOT_FOUND, as if absent.
+        if not self._route.matches(reference) or not self._route.visible_to(current_owner()):
+            raise NotFound(f"no route {request.route}")
         return route_to_wire(self._route)
 
 

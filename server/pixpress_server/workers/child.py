@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import signal
 import traceback
@@ -11,6 +13,7 @@ from pixpress_server.errors import InternalFailure, PixpressServerError
 from pixpress_server.workers.jobs import CompressJob, Job, ProbeJob
 
 READY = "ready"
+_PR_SET_PDEATHSIG = 1
 
 
 def run_job(job: Job) -> object:
@@ -23,11 +26,21 @@ def run_job(job: Job) -> object:
             return pipeline.compress(source, destination, options, limits)
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel kill this worker if the server process dies (even by SIGKILL)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the worker exits when its pipe closes instead
+
+
 def serve(connection: Connection, log_level: str) -> None:
     """Entry point of a worker process (started with the spawn method)."""
     # The parent decides when workers stop: a Ctrl-C in the terminal must not kill
     # them before in-flight requests have drained.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s worker %(message)s")
     from pixpress_server.processing import pipeline
 

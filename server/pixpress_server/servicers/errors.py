@@ -1,0 +1,67 @@
+"""One place where errors become gRPC statuses: typed errors keep their status and public
+message; anything else is a bug, logged with its traceback and sent as INTERNAL."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import grpc
+
+from pixpress_server.caller import current_owner
+from pixpress_server.errors import InternalFailure, PixpressServerError
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+async def abort_with(context: Context, error: Exception) -> None:
+    """End the call with the error's status and public message (detail only to the log)."""
+    if not isinstance(error, PixpressServerError):
+        logger.error("unexpected error serving a request", exc_info=error)
+        error = InternalFailure("internal error", repr(error))
+    logger.info(
+        "request failed owner=%s status=%s message=%r detail=%r",
+        current_owner(),
+        error.status,
+        error.public_message,
+        error.detail,
+    )
+    await context.abort(grpc.StatusCode[error.status], error.public_message)
+
+
+def unary_errors(
+    method: Callable[[Any, Any, Context], Awaitable[R]],
+) -> Callable[[Any, Any, Context], Awaitable[R]]:
+    """Wrap a servicer method that returns one response."""
+
+    @functools.wraps(method)
+    async def call(self: Any, request: Any, context: Context) -> R:
+        try:
+            return await method(self, request, context)
+        except Exception as error:  # typed errors and bugs alike end the call cleanly
+            await abort_with(context, error)
+            raise AssertionError("abort() raises") from None
+
+    return call
+
+
+def streaming_errors(
+    method: Callable[[Any, Any, Context], AsyncIterator[R]],
+) -> Callable[[Any, Any, Context], AsyncIterator[R]]:
+    """Wrap a servicer method that streams its responses."""
+
+    @functools.wraps(method)
+    async def call(self: Any, request: Any, context: Context) -> AsyncIterator[R]:
+        try:
+            async for response in method(self, request, context):
+                yield response
+        except Exception as error:
+            await abort_with(context, error)
+
+    return call
