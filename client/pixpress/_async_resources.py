@@ -201,11 +201,12 @@ class AsyncActions:
             try:
                 action = await self.retrieve(follower.action_id, timeout=follower.remaining())
             except PixpressError as error:
-                follower.poll_failed(error)
-            if follower.changed(action):
-                yield action
-            if follower.done:
-                return
+                follower.poll_failed(error)  # raises, unless the server is restarting
+            else:
+                if follower.changed(action):
+                    yield action
+                if follower.done:
+                    return
             await asyncio.sleep(follower.next_poll_delay())
 
     async def wait(

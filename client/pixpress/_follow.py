@@ -1,14 +1,14 @@
 """Following an action to its end: the state Actions.watch/wait and their async twins share.
 
 The watch stream is tried first; when it breaks (or ends early) the caller polls GetAction
-every `poll_interval` seconds. Only status changes are reported, once each.
+every `poll_interval` seconds, through a server restart too. Only status changes are
+reported, once each.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import NoReturn
 
 import grpc
 
@@ -33,6 +33,10 @@ _STREAM_BROKEN = frozenset(
         grpc.StatusCode.DEADLINE_EXCEEDED,  # the client's default per-call deadline
     }
 )
+# A poll failing with this is a server restarting (or a network outage): once the action
+# was seen the server existed, so poll on until the timeout. Before that, raise at once (a
+# wrong address fails fast).
+_POLL_AGAIN = frozenset({grpc.StatusCode.UNAVAILABLE})
 
 
 class Follower:
@@ -76,11 +80,14 @@ class Follower:
         if error.code not in _STREAM_BROKEN:
             raise error
 
-    def poll_failed(self, error: PixpressError) -> NoReturn:
-        """A poll failed: raise the timeout if it was ours, else the error itself."""
+    def poll_failed(self, error: PixpressError) -> None:
+        """A poll failed: raise the timeout if it was ours; return (poll again) while the
+        server is unreachable after the action was seen, as during a restart; else raise
+        the error itself."""
         if self.remaining() == 0.0:
             raise self.timeout_error() from error
-        raise error
+        if error.code not in _POLL_AGAIN or self.last is None:
+            raise error
 
     def next_poll_delay(self) -> float:
         """Seconds to sleep before the next poll; raises WaitTimeoutError once time is up."""
