@@ -73,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
         default=sorted({1, cores}),
         help=f"worker process counts to compare (default 1,{cores}: 1 and the usable cores)",
     )
-    command.add_argument("--repeats", type=int, default=3, help="timed passes per configuration")
+    command.add_argument("--repeats", type=int, default=5, help="timed passes per configuration")
     command.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
     command.add_argument(
         "--big",
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run(  # noqa: PLR0915, PLR0917 (one linear script: each step reads best in order)
+def _run(  # noqa: PLR0915 (one linear script: each step reads best in order)
     args: argparse.Namespace,
     big: bool,
     console: Console,

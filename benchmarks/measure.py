@@ -78,6 +78,12 @@ def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
     return times
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, everything but idle/iowait)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds spent between two `cpu_seconds` snapshots (new processes count in full)."""
     return sum(value - before.get(pid, 0.0) for pid, value in after.items())

@@ -24,7 +24,14 @@ from pixpress import AsyncClient, PixpressError
 
 from benchmarks.baseline import BASELINE_FORMATS, compress_pillow
 from benchmarks.corpus import CorpusImage
-from benchmarks.measure import RssPeaks, RssSampler, cpu_delta, cpu_seconds, tree_pids
+from benchmarks.measure import (
+    RssPeaks,
+    RssSampler,
+    cpu_delta,
+    cpu_seconds,
+    system_busy_seconds,
+    tree_pids,
+)
 from benchmarks.server import ServerProcess, start_server
 from benchmarks.tasks import TaskOutcome, compress_pixpress, initialise_pixpress
 
@@ -65,6 +72,8 @@ class PassResult:
     latencies: list[Latency]
     outcomes: dict[str, TaskOutcome]
     peak_rss: RssPeaks = field(default_factory=RssPeaks)
+    other_cpu_seconds: float = 0.0
+    """CPU the rest of the machine used during the pass (other users: noise in the figures)."""
     outputs: dict[str, Path] = field(default_factory=dict)
     """Pool modes: where each image's output was written (absent when kept or failed)."""
 
@@ -157,6 +166,7 @@ class PoolRunner:
         queue.reverse()
         cpu_before = cpu_seconds(self.pids())
         client_before = _client_cpu()
+        busy_before = system_busy_seconds()
         with RssSampler(root=None, pids=self.pids) as sampler:
             started = time.perf_counter()
             while queue or pending:
@@ -172,14 +182,18 @@ class PoolRunner:
                         outputs[image.name] = self.output_path(image, index_of[image.name], quality)
                     latencies.append(Latency(image.name, image.size_class, now - submitted))
             wall = time.perf_counter() - started
+        cpu = cpu_delta(cpu_before, cpu_seconds(self.pids()))
+        client = _client_cpu() - client_before
+        other = system_busy_seconds() - busy_before - cpu - client
         return PassResult(
             mode=self.mode,
             workers=self.workers,
             concurrency=concurrency,
             quality=quality,
             wall_seconds=wall,
-            cpu_seconds=cpu_delta(cpu_before, cpu_seconds(self.pids())),
-            client_cpu_seconds=_client_cpu() - client_before,
+            cpu_seconds=cpu,
+            client_cpu_seconds=client,
+            other_cpu_seconds=max(0.0, other),
             images=len(chosen),
             megapixels=sum(image.megapixels for image in chosen),
             latencies=latencies,
@@ -197,7 +211,7 @@ def _service_outcome(result: Any) -> TaskOutcome:
     return TaskOutcome(result.output_size, result.kept_original, stages)
 
 
-async def _drive_service(  # noqa: PLR0917
+async def _drive_service(
     address: str,
     images: Sequence[CorpusImage],
     sources: Callable[[CorpusImage], bytes | Path],
@@ -271,6 +285,7 @@ class ServiceRunner:
         def timer() -> None:
             snapshots["cpu"] = cpu_seconds(self.tree())
             snapshots["client"] = _client_cpu()
+            snapshots["busy"] = system_busy_seconds()
 
         with RssSampler(root=self.server.pid) as sampler:
             latencies, outcomes, wall = asyncio.run(
@@ -280,6 +295,7 @@ class ServiceRunner:
             )
             cpu = cpu_delta(snapshots["cpu"], cpu_seconds(self.tree()))
             client = _client_cpu() - snapshots["client"]
+            other = system_busy_seconds() - snapshots["busy"] - cpu - client
         return PassResult(
             mode=self.mode,
             workers=self.workers,
@@ -288,6 +304,7 @@ class ServiceRunner:
             wall_seconds=wall,
             cpu_seconds=cpu,
             client_cpu_seconds=client,
+            other_cpu_seconds=max(0.0, other),
             images=len(images),
             megapixels=sum(image.megapixels for image in images),
             latencies=latencies,

@@ -201,6 +201,7 @@ def throughput_lines(rows: Sequence[ThroughputRow]) -> list[str]:
             "MP/s",
             "CPU s/MP",
             "client CPU s",
+            "other load (cores)",
             "peak RSS MiB",
             "errors",
         ],
@@ -217,6 +218,7 @@ def throughput_lines(rows: Sequence[ThroughputRow]) -> list[str]:
                 _fmt(r.megapixels_per_second),
                 _fmt(r.cpu_seconds_per_megapixel, 3),
                 _fmt(r.client_cpu_seconds),
+                _fmt(r.other_load),
                 _fmt(r.peak_rss_bytes / MIB, 0),
                 r.errors,
             )
@@ -337,7 +339,9 @@ def markdown(results: Results) -> str:
         "## Throughput",
         "",
         "CPU s/MP counts the processes doing the work (pool workers; the server and its "
-        "workers); client CPU is the benchmark process itself.",
+        "workers); client CPU is the benchmark process itself; other load is the CPU other "
+        "processes on the machine used during the passes, in cores (noise: it steals from the "
+        "configurations that need every core).",
         "",
         *throughput_lines(results.throughput),
         "## Latency per input size class",

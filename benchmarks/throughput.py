@@ -33,12 +33,15 @@ class ThroughputRow:
     megapixels_per_second: float
     cpu_seconds_per_megapixel: float
     client_cpu_seconds: float
+    other_load: float
+    """Median cores' worth of CPU used by other processes on the machine during the passes."""
     peak_rss_bytes: int
     """Largest total RSS of the processes doing the work (server + workers, or the pool)."""
     errors: int
     subset: str = "mixed"
     """Which images: "mixed" (the whole corpus) or "cpu-bound" (JPEG and PNG photos)."""
     walls: list[float] = field(default_factory=list)
+    other_loads: list[float] = field(default_factory=list)
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     """size class (and "all") -> {"p50", "p95", "p99", "n"} over every repeat's samples."""
 
@@ -76,9 +79,11 @@ def aggregate(passes: Sequence[PassResult]) -> ThroughputRow:
         megapixels_per_second=first.megapixels / wall if wall else 0.0,
         cpu_seconds_per_megapixel=median(p.cpu_seconds_per_megapixel for p in passes),
         client_cpu_seconds=median(p.client_cpu_seconds for p in passes),
+        other_load=median(p.other_cpu_seconds / p.wall_seconds for p in passes if p.wall_seconds),
         peak_rss_bytes=max(p.peak_rss.total for p in passes),
         errors=sum(1 for p in passes for o in p.outcomes.values() if o.error),
         walls=[p.wall_seconds for p in passes],
+        other_loads=[p.other_cpu_seconds / p.wall_seconds for p in passes if p.wall_seconds],
         latency_ms=_latencies(passes),
     )
 
