@@ -21,7 +21,7 @@ from pixpress_server.processing.memory import estimate_memory
 
 from benchmarks.corpus import BENCH_LIMITS, DEFAULT_CORPUS
 from benchmarks.measure import MIB, RssSampler
-from benchmarks.server import start_server
+from benchmarks.server import ServerProcess, start_server
 
 SOURCE_PHOTO = DEFAULT_CORPUS / "png" / "kodim23.png"
 
@@ -121,8 +121,8 @@ def _estimate(path: Path) -> tuple[int, int, int]:
     return estimate_memory(header, path.stat().st_size), header.width, header.height
 
 
-async def _compress_all(address: str, path: Path, quality: int, count: int) -> list[Any]:
-    async with AsyncClient(address, timeout=3600) as client:
+async def _compress_all(server: ServerProcess, path: Path, quality: int, count: int) -> list[Any]:
+    async with AsyncClient(server.address, api_key=server.api_key, timeout=3600) as client:
 
         async def one() -> Any:
             try:
@@ -143,7 +143,7 @@ def run_single(spec: BigImageSpec, path: Path, quality: int, scratch: Path) -> B
         idle._sample()
         with RssSampler(root=server.pid) as sampler:
             started = time.perf_counter()
-            (result,) = asyncio.run(_compress_all(server.address, path, quality, 1))
+            (result,) = asyncio.run(_compress_all(server, path, quality, 1))
             wall = time.perf_counter() - started
         # What the worker keeps after the job (freed heap not returned to the OS).
         time.sleep(1.0)
@@ -185,7 +185,7 @@ def run_concurrent(
     try:
         with RssSampler(root=server.pid) as sampler:
             started = time.perf_counter()
-            results = asyncio.run(_compress_all(server.address, path, quality, requests))
+            results = asyncio.run(_compress_all(server, path, quality, requests))
             wall = time.perf_counter() - started
     finally:
         server.stop()

@@ -212,7 +212,7 @@ def _service_outcome(result: Any) -> TaskOutcome:
 
 
 async def _drive_service(
-    address: str,
+    server: ServerProcess,
     images: Sequence[CorpusImage],
     sources: Callable[[CorpusImage], bytes | Path],
     quality: int,
@@ -222,7 +222,7 @@ async def _drive_service(
     latencies: list[Latency] = []
     outcomes: dict[str, TaskOutcome] = {}
     gate = asyncio.Semaphore(concurrency)
-    async with AsyncClient(address, timeout=3600) as client:
+    async with AsyncClient(server.address, api_key=server.api_key, timeout=3600) as client:
         if images:
             # Warm-up on the same channel: connection set-up is not part of the timing.
             await client.compress(sources(images[0]), quality=quality)
@@ -289,9 +289,7 @@ class ServiceRunner:
 
         with RssSampler(root=self.server.pid) as sampler:
             latencies, outcomes, wall = asyncio.run(
-                _drive_service(
-                    self.server.address, images, self._source, quality, concurrency, timer
-                )
+                _drive_service(self.server, images, self._source, quality, concurrency, timer)
             )
             cpu = cpu_delta(snapshots["cpu"], cpu_seconds(self.tree()))
             client = _client_cpu() - snapshots["client"]

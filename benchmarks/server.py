@@ -28,6 +28,8 @@ class ServerProcess:
     address: str
     data_dir: Path
     log_path: Path
+    api_key: str | None = None
+    """A key created for the benchmark (None when the server has no key store)."""
 
     @property
     def pid(self) -> int:
@@ -66,10 +68,38 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+def create_key(data_dir: Path, owner: str = "bench") -> str | None:
+    """`pixpress-server keys create --owner OWNER`: the printed key (None if unsupported)."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixpress_server.main",
+            "keys",
+            "create",
+            "--owner",
+            owner,
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=_environment(),
+    )
+    key = completed.stdout.strip()
+    return key if completed.returncode == 0 and key else None
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
+
+
 def start_server(
     data_dir: Path, extra_args: Sequence[str] = (), timeout: float = 120
 ) -> ServerProcess:
-    """Start `pixpress_server.main --port 0` and wait for its listening line.
+    """Create an API key, start `pixpress_server.main --port 0`, wait for its listening line.
 
     Raises:
         RuntimeError: the server exited or did not listen within `timeout` seconds.
@@ -86,14 +116,17 @@ def start_server(
         str(data_dir),
         *extra_args,
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
+    env = _environment()
     data_dir.mkdir(parents=True, exist_ok=True)
+    api_key = create_key(data_dir)
     log_path = data_dir / "server.log"
     # The log goes to a file, not a pipe: a reader thread here would compete with the
     # client for the GIL, and the server keeps its production INFO logging.
     with log_path.open("w") as log:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
-    server = ServerProcess(process=process, address="", data_dir=data_dir, log_path=log_path)
+    server = ServerProcess(
+        process=process, address="", data_dir=data_dir, log_path=log_path, api_key=api_key
+    )
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
     while time.monotonic() < deadline:
