@@ -64,8 +64,13 @@ class ActionTracker:
             raise NotFound(f"no action {action_id}")
         return action
 
-    async def start(self, action_id: str, input_size: int, input_format: str) -> None:
-        await self._move(action_id, ActionStatus.RUNNING, request_size=(input_size, input_format))
+    async def received(self, action_id: str, input_size: int, input_format: str) -> None:
+        """The input is known (still QUEUED): record its size and format."""
+        await self._move(action_id, ActionStatus.QUEUED, request_size=(input_size, input_format))
+
+    async def start(self, action_id: str) -> None:
+        """A worker has taken the action up."""
+        await self._move(action_id, ActionStatus.RUNNING)
 
     async def succeed(self, action_id: str, response: ActionResponseData) -> None:
         await self._move(action_id, ActionStatus.SUCCEEDED, response=response)
@@ -154,7 +159,7 @@ class ActionTracker:
             response=response,
             error=error,
         )
-        if updated is not None:
+        if updated is not None and status is not ActionStatus.QUEUED:
             for queue in self._watchers.get(action_id, ()):
                 queue.put_nowait(updated)
         return updated

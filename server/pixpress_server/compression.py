@@ -110,11 +110,12 @@ class Compressor:
         return done
 
     async def _run(self, job: Job) -> Done:
-        await self._tracker.start(job.action_id, job.source_size, job.source_format)
+        await self._tracker.received(job.action_id, job.source_size, job.source_format)
         header = await self._pool.probe(ProbeJob(job.source, self._limits))
         async with self._budget.reserve(estimate_memory(header, job.source_size)):
             outcome = await self._pool.compress(
-                CompressJob(job.source, job.target, job.options, self._limits)
+                CompressJob(job.source, job.target, job.options, self._limits),
+                on_start=lambda: self._tracker.start(job.action_id),
             )
         output = job.source if outcome.kept_original else job.target
         if not job.store_output:

@@ -119,7 +119,7 @@ async def serve(settings: Settings) -> None:
         AssetServicer(store, blobs, spool, queue, settings.max_input_bytes), server
     )
     actions_pb2_grpc.add_ActionServiceServicer_to_server(
-        ActionServicer(tracker, store, tokens), server
+        ActionServicer(tracker, store, tokens, route), server
     )
     routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(route), server)
     health = HealthServicer()

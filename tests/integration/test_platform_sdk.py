@@ -485,26 +485,16 @@ def test_tampered_or_foreign_page_tokens_are_invalid(alice: Client, bob: Client)
         alice.actions.list(page_size=1, page_token=token, route_id=UNKNOWN_ID)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: ListActions takes a route_id that is no UUID (malformed, or OWNER/NAME)"
-    " as a filter matching nothing and answers OK with an empty page, where every other id"
-    " is checked (INVALID_ARGUMENT)",
-)
-@pytest.mark.parametrize("route_id", ["not-a-uuid", ROUTE], ids=["malformed", "identifier"])
-def test_list_by_a_route_id_that_is_no_uuid_is_not_silently_empty(
-    alice: Client, route_id: str
-) -> None:
-    """`actions list --route pixpress/compress-an-image` printed nothing and exited 0. Either
-    INVALID_ARGUMENT, or (an identifier only) the route's actions, would do."""
+def test_list_by_route_takes_an_id_or_the_identifier(alice: Client) -> None:
     alice.compress(JPEG, quality=50)
-    try:
-        page = alice.actions.list(route_id=route_id)
-    except InvalidArgumentError:
-        return
-    assert route_id == ROUTE
     route = alice.routes.retrieve(ROUTE)
-    assert page == alice.actions.list(route_id=route.id) and len(page) > 0
+    by_identifier = alice.actions.list(route_id=ROUTE)
+    assert len(by_identifier) > 0
+    assert by_identifier == alice.actions.list(route_id=route.id)
+    with pytest.raises(InvalidArgumentError):
+        alice.actions.list(route_id="not-a-uuid")
+    with pytest.raises(NotFoundError):
+        alice.actions.list(route_id="someone/compress-an-image")
 
 
 # AsyncClient

@@ -551,6 +551,10 @@ def test_server_killed_while_actions_run(tmp_path: Path) -> None:
         ):
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        # one worker: the others wait, QUEUED, until a worker takes them up
+        waiting = stubs.actions.GetAction(actions_pb2.GetActionRequest(id=running[2]))
+        assert waiting.status == actions_pb2.ACTION_STATUS_QUEUED
+        assert not waiting.HasField("started")
     server.process.kill()
     server.process.wait(30)
     server.stop()

@@ -26,14 +26,14 @@ class RouteServicer(routes_pb2_grpc.RouteServiceServicer):
     async def GetRoute(
         self, request: routes_pb2.GetRouteRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> routes_pb2.Route:
-        reference = _checked_reference(request.route)
+        reference = checked_route_reference(request.route)
         # A private route is invisible to other owners: NOT_FOUND, as if absent.
         if not self._route.matches(reference) or not self._route.visible_to(current_owner()):
             raise NotFound(f"no route {request.route}")
         return route_to_wire(self._route)
 
 
-def _checked_reference(reference: str) -> str:
+def checked_route_reference(reference: str) -> str:
     """An identifier OWNER/NAME as is, or a canonical UUID; INVALID_ARGUMENT otherwise."""
     if "/" in reference:
         owner, _, name = reference.partition("/")

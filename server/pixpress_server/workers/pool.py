@@ -13,6 +13,7 @@ import contextlib
 import logging
 import multiprocessing
 import time
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 
@@ -128,8 +129,11 @@ class WorkerPool:
         assert isinstance(header, ImageHeader)
         return header
 
-    async def compress(self, job: CompressJob) -> CompressOutcome:
-        outcome = await self._run(job)
+    async def compress(
+        self, job: CompressJob, on_start: Callable[[], Awaitable[None]] | None = None
+    ) -> CompressOutcome:
+        """Compress in a worker; `on_start` runs once a worker has been given the job."""
+        outcome = await self._run(job, on_start)
         assert isinstance(outcome, CompressOutcome)
         return outcome
 
@@ -151,9 +155,11 @@ class WorkerPool:
         self._workers.add(worker)
         return worker
 
-    async def _run(self, job: Job) -> object:
+    async def _run(self, job: Job, on_start: Callable[[], Awaitable[None]] | None = None) -> object:
         worker = await self._idle.get()
         try:
+            if on_start is not None:
+                await on_start()
             result = await worker.call(job)
         except PixpressServerError:
             self._idle.put_nowait(worker)
