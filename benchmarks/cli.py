@@ -18,7 +18,7 @@ from rich.console import Console
 
 from benchmarks import plots
 from benchmarks.baseline import BASELINE_FORMATS
-from benchmarks.bigimages import run_big_images
+from benchmarks.bigimages import BigImageRun, ConcurrentRun, run_big_images
 from benchmarks.compression import collect_scores, scoring_jobs, summarise
 from benchmarks.console import print_results, progress_bar
 from benchmarks.corpus import DEFAULT_CORPUS, Corpus, CorpusImage, load_corpus
@@ -261,7 +261,8 @@ def _run(  # noqa: PLR0915 (one linear script: each step reads best in order)
         )
         rows = summarise(scores)
 
-        big_runs, concurrent = [], None
+        big_runs: list[BigImageRun] = []
+        concurrent: ConcurrentRun | None = None
         if big:
             big_dir = args.big_dir or scratch / "big"
             big_dir.mkdir(parents=True, exist_ok=True)

@@ -134,9 +134,9 @@ def collect_scores(
             scores[key] = future.result()
             if progress is not None:
                 progress()
-    for row, key in zip(results, keys, strict=True):
-        if key is not None:
-            row.ssimulacra2 = scores[key]
+    for row, item in zip(results, keys, strict=True):
+        if item is not None:
+            row.ssimulacra2 = scores[item]
     return results
 
 

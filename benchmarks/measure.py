@@ -81,7 +81,7 @@ def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
 def system_busy_seconds() -> float:
     """CPU seconds the whole machine has spent busy (all cores, everything but idle/iowait)."""
     times = psutil.cpu_times()
-    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:

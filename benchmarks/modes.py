@@ -109,7 +109,7 @@ def _extension(image: CorpusImage) -> str:
 
 def _client_cpu() -> float:
     times = psutil.Process().cpu_times()
-    return times.user + times.system
+    return float(times.user + times.system)
 
 
 class PoolRunner:
