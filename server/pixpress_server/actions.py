@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
-from pixpress_server.errors import NotFound, PixpressServerError, StatusName, WrongState
+from pixpress_server.errors import NotFound, StatusName, WrongState
 from pixpress_server.ids import checked_id, new_id
 from pixpress_server.store.records import (
     ActionErrorData,
@@ -39,7 +39,8 @@ class ActionTracker:
     def __init__(self, store: ActionStore, route_id: str) -> None:
         self._store = store
         self._route_id = route_id
-        self._watchers: defaultdict[str, set[asyncio.Queue[ActionRecord]]] = defaultdict(set)
+        # Per action, one queue per WatchAction call: a put wakes it to re-read the store.
+        self._watchers: defaultdict[str, set[asyncio.Queue[None]]] = defaultdict(set)
         self._tasks: dict[str, asyncio.Task[object]] = {}
 
     async def recover(self) -> int:
@@ -64,33 +65,24 @@ class ActionTracker:
             raise NotFound(f"no action {action_id}")
         return action
 
-    async def received(self, action_id: str, input_size: int, input_format: str) -> None:
-        """The input is known (still QUEUED): record its size and format."""
-        await self._move(action_id, ActionStatus.QUEUED, request_size=(input_size, input_format))
-
-    async def start(self, action_id: str) -> None:
-        """A worker has taken the action up."""
-        await self._move(action_id, ActionStatus.RUNNING)
+    async def start(self, action_id: str, input_size: int, input_format: str) -> None:
+        """A worker has taken the action up; the input's size and format are recorded."""
+        await self._move(action_id, ActionStatus.RUNNING, request_size=(input_size, input_format))
 
     async def succeed(self, action_id: str, response: ActionResponseData) -> None:
         await self._move(action_id, ActionStatus.SUCCEEDED, response=response)
 
-    async def fail(self, action_id: str, error: PixpressServerError) -> None:
+    async def fail(
+        self,
+        action_id: str,
+        code: StatusName,
+        message: str,
+        request_size: tuple[int, str] | None = None,
+    ) -> None:
+        """FAILED (or CANCELLED for code CANCELLED), unless already finished."""
+        status = ActionStatus.CANCELLED if code is StatusName.CANCELLED else ActionStatus.FAILED
         await self._move(
-            action_id,
-            ActionStatus.FAILED,
-            error=ActionErrorData(str(error.status), error.public_message),
-        )
-
-    async def fail_with(self, action_id: str, code: StatusName, message: str) -> None:
-        await self._move(action_id, ActionStatus.FAILED, error=ActionErrorData(code, message))
-
-    async def abandon(self, action_id: str, message: str) -> None:
-        """The caller went away (cancelled the call): CANCELLED, unless already finished."""
-        await self._move(
-            action_id,
-            ActionStatus.CANCELLED,
-            error=ActionErrorData(StatusName.CANCELLED, message),
+            action_id, status, request_size=request_size, error=ActionErrorData(code, message)
         )
 
     async def cancel(self, owner: str, action_id: str) -> ActionRecord:
@@ -98,7 +90,7 @@ class ActionTracker:
         action = await self.get(owner, action_id)
         if action.status.is_terminal:
             raise WrongState(f"action {action.id} already finished ({action.status})")
-        updated = await self._move(
+        cancelled = await self._move(
             action.id,
             ActionStatus.CANCELLED,
             error=ActionErrorData(StatusName.CANCELLED, "cancelled by the owner"),
@@ -106,10 +98,10 @@ class ActionTracker:
         task = self._tasks.get(action.id)
         if task is not None:
             task.cancel()
-        if updated is None:  # it finished just now
-            action = await self.get(owner, action_id)
+        action = await self.get(owner, action_id)
+        if not cancelled:  # it finished just now
             raise WrongState(f"action {action.id} already finished ({action.status})")
-        return updated
+        return action
 
     @contextlib.contextmanager
     def running(self, action_id: str, task: asyncio.Task[object]) -> Iterator[None]:
@@ -123,22 +115,21 @@ class ActionTracker:
     async def watch(self, owner: str, action_id: str) -> AsyncIterator[ActionRecord]:
         """The action now, then at each status change, ending after a terminal status."""
         action = await self.get(owner, action_id)
-        queue: asyncio.Queue[ActionRecord] = asyncio.Queue()
+        changed: asyncio.Queue[None] = asyncio.Queue()
         watchers = self._watchers[action.id]
-        watchers.add(queue)
+        watchers.add(changed)
         try:
             last = action.status
             yield action
             while not action.status.is_terminal:
-                try:
-                    action = await asyncio.wait_for(queue.get(), WATCH_REFRESH_SECONDS)
-                except TimeoutError:
-                    action = await self.get(owner, action.id)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.get(), WATCH_REFRESH_SECONDS)
+                action = await self.get(owner, action.id)
                 if action.status != last:
                     last = action.status
                     yield action
         finally:
-            watchers.discard(queue)
+            watchers.discard(changed)
             if not watchers:
                 self._watchers.pop(action.id, None)
 
@@ -150,7 +141,7 @@ class ActionTracker:
         request_size: tuple[int, str] | None = None,
         response: ActionResponseData | None = None,
         error: ActionErrorData | None = None,
-    ) -> ActionRecord | None:
+    ) -> bool:
         updated = await self._store.update_action(
             action_id,
             status,
@@ -159,7 +150,7 @@ class ActionTracker:
             response=response,
             error=error,
         )
-        if updated is not None and status is not ActionStatus.QUEUED:
-            for queue in self._watchers.get(action_id, ()):
-                queue.put_nowait(updated)
+        if updated:
+            for changed in self._watchers.get(action_id, ()):
+                changed.put_nowait(None)
         return updated

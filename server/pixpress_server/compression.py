@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING
 
 from pixpress_server.errors import InternalFailure, PixpressServerError, StatusName
 from pixpress_server.ids import new_id
+from pixpress_server.processing.headers import HEAD_BYTES, read_header
+from pixpress_server.processing.limits import check_limits
 from pixpress_server.processing.memory import estimate_memory
+from pixpress_server.processing.model import ImageFormat
 from pixpress_server.store.records import (
     ActionResponseData,
     AssetRecord,
@@ -31,7 +34,12 @@ if TYPE_CHECKING:
     from pixpress_server.actions import ActionTracker
     from pixpress_server.admission import MemoryBudget
     from pixpress_server.blobs import BlobStore
-    from pixpress_server.processing.model import CompressOptions, CompressOutcome, Limits
+    from pixpress_server.processing.model import (
+        CompressOptions,
+        CompressOutcome,
+        ImageHeader,
+        Limits,
+    )
     from pixpress_server.store.base import AssetStore
     from pixpress_server.workers.pool import WorkerPool
 
@@ -89,39 +97,52 @@ class Compressor:
 
     async def run(self, job: Job, deadline_passed: Callable[[], bool] = lambda: False) -> Done:
         """Do the work and record it on the action, whatever way it ends."""
+        # Recorded with the outcome, so an input that fails before a worker takes it up
+        # still shows its size and format.
+        received = (job.source_size, job.source_format)
         try:
             done = await self._run(job)
         except PixpressServerError as error:
-            await self._tracker.fail(job.action_id, error)
+            await self._tracker.fail(job.action_id, error.status, error.public_message, received)
             raise
         except asyncio.CancelledError:
             if deadline_passed():
-                await self._tracker.fail_with(
-                    job.action_id, StatusName.DEADLINE_EXCEEDED, "the call's deadline passed"
-                )
+                code, message = StatusName.DEADLINE_EXCEEDED, "the call's deadline passed"
             else:
-                await self._tracker.abandon(job.action_id, "the client cancelled the call")
+                code, message = StatusName.CANCELLED, "the client cancelled the call"
+            await self._tracker.fail(job.action_id, code, message, received)
             raise
         except Exception as error:
             logger.exception("unexpected failure running action %s", job.action_id)
-            await self._tracker.fail_with(job.action_id, StatusName.INTERNAL, "internal error")
+            await self._tracker.fail(job.action_id, StatusName.INTERNAL, "internal error", received)
             raise InternalFailure("internal error", repr(error)) from error
         await self._tracker.succeed(job.action_id, _response(done))
         return done
 
     async def _run(self, job: Job) -> Done:
-        await self._tracker.received(job.action_id, job.source_size, job.source_format)
-        header = await self._pool.probe(ProbeJob(job.source, self._limits))
+        header = await self._header(job)
         async with self._budget.reserve(estimate_memory(header, job.source_size)):
             outcome = await self._pool.compress(
                 CompressJob(job.source, job.target, job.options, self._limits),
-                on_start=lambda: self._tracker.start(job.action_id),
+                on_start=lambda: self._tracker.start(
+                    job.action_id, job.source_size, job.source_format
+                ),
             )
         output = job.source if outcome.kept_original else job.target
         if not job.store_output:
             return Done(outcome, output, "")
         output, asset = await self._store_output(job, output, outcome)
         return Done(outcome, output, asset.id)
+
+    async def _header(self, job: Job) -> ImageHeader:
+        """From the first bytes when pure Python can read them, else a worker's libvips probe."""
+        with job.source.open("rb") as file:
+            head = file.read(HEAD_BYTES)
+        header = read_header(head, ImageFormat(job.source_format))
+        if header is None:
+            return await self._pool.probe(ProbeJob(job.source, self._limits))
+        check_limits(header, self._limits)
+        return header
 
     async def _store_output(
         self, job: Job, output: Path, outcome: CompressOutcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pixpress_server.auth import keys
@@ -14,9 +15,15 @@ if TYPE_CHECKING:
 _BEARER = "bearer "
 
 
+# A key's "last used" time is written at most this often: a write per request would
+# cost more than the lookup itself.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
 class Authenticator:
     def __init__(self, store: KeyStore) -> None:
         self._store = store
+        self._touched: dict[str, datetime] = {}
 
     async def owner_for(self, authorization: str | None) -> str:
         """The owner of a valid, unrevoked key.
@@ -39,5 +46,9 @@ class Authenticator:
         record, stored_hash = found
         if not keys.matches(presented.secret, stored_hash) or record.revoked is not None:
             raise Unauthenticated("invalid or revoked API key")
-        await self._store.touch_key(record.id, utc_now())
+        now = utc_now()
+        last = self._touched.get(record.id)
+        if last is None or now - last >= TOUCH_INTERVAL:
+            self._touched[record.id] = now
+            await self._store.touch_key(record.id, now)
         return record.owner

@@ -48,6 +48,7 @@ class JpegHeader:
 
     tables: dict[int, tuple[int, ...]]  # table id -> 64 values, natural order
     components: tuple[tuple[int, int, int], ...]  # (horizontal, vertical, table id) per component
+    size: tuple[int, int] | None = None  # (width, height) from the SOF; None if not seen or 0
 
     @property
     def chroma_subsampled(self) -> bool:
@@ -64,6 +65,7 @@ def read_header(data: bytes) -> JpegHeader | None:
         return None
     tables: dict[int, tuple[int, ...]] = {}
     components: tuple[tuple[int, int, int], ...] = ()
+    size: tuple[int, int] | None = None
     pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
@@ -88,10 +90,13 @@ def read_header(data: bytes) -> JpegHeader | None:
             components = tuple(
                 (raw[i + 1] >> 4, raw[i + 1] & 0x0F, raw[i + 2]) for i in range(0, len(raw) - 2, 3)
             )
+            height, width = int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big")
+            # A height of 0 is defined later by a DNL marker: only a decoder can tell.
+            size = (width, height) if width and height else None
         elif marker == _SOS:
             break
         pos += 2 + length
-    return JpegHeader(tables, components)
+    return JpegHeader(tables, components, size)
 
 
 def _read_dqt(segment: bytes, tables: dict[int, tuple[int, ...]]) -> bool:

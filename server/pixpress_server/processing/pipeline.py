@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from pixpress_server.errors import InternalFailure, InvalidInput, PixpressServerError
+from pixpress_server.errors import InternalFailure, PixpressServerError
 from pixpress_server.processing import vips
 from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal
 from pixpress_server.processing.formats import SNIFF_BYTES, sniff
+from pixpress_server.processing.limits import check_limits
 from pixpress_server.processing.metadata import NORMAL_ORIENTATION, MetadataPolicy
 from pixpress_server.processing.model import (
     CompressOptions,
@@ -72,20 +73,6 @@ def _header(image: vips.VipsImage) -> ImageHeader:
         bands=image.bands,
         chroma_subsampled=image.get_str("jpeg-chroma-subsample", "4:4:4") != "4:4:4",
     )
-
-
-def check_limits(header: ImageHeader, limits: Limits) -> None:
-    """Raises InvalidInput naming the limit (and its flag) that the header exceeds."""
-    if header.pixels > limits.max_pixels:
-        raise InvalidInput(
-            f"image is {header.width}x{header.height} = {header.pixels} pixels, "
-            f"above the limit of {limits.max_pixels} pixels (--max-pixels)"
-        )
-    if header.frames > limits.max_frames:
-        raise InvalidInput(
-            f"image has {header.frames} frames, above the limit of {limits.max_frames} "
-            f"frames (--max-frames)"
-        )
 
 
 def _probe_image(source: Path, limits: Limits) -> tuple[vips.VipsImage, ImageHeader]:

@@ -60,8 +60,8 @@ class ActionStore(Protocol):
         request_size: tuple[int, str] | None = None,
         response: ActionResponseData | None = None,
         error: ActionErrorData | None = None,
-    ) -> ActionRecord | None:
-        """Move an unfinished action to `status`; None when it had already finished.
+    ) -> bool:
+        """Move an unfinished action to `status`; False when it had already finished.
 
         RUNNING sets `started`; a terminal status sets `finished`. `request_size` records
         the input's size and format once known.

@@ -61,6 +61,16 @@ class ActionRequestData:
     input_format: str = ""
     store_output: bool = False
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "quality": self.quality,
+            "keep_metadata": self.keep_metadata,
+            "input_asset_id": self.input_asset_id,
+            "input_size": self.input_size,
+            "input_format": self.input_format,
+            "store_output": self.store_output,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class StageData:
@@ -80,6 +90,22 @@ class ActionResponseData:
     kept_original_reason: str
     output_asset_id: str
     stages: tuple[StageData, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "output_size": self.output_size,
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+            "kept_original": self.kept_original,
+            "kept_original_reason": self.kept_original_reason,
+            "output_asset_id": self.output_asset_id,
+            "stages": [
+                {"name": s.name, "output_bytes": s.output_bytes, "milliseconds": s.milliseconds}
+                for s in self.stages
+            ],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ActionResponseData:

@@ -7,7 +7,6 @@ only an OS crash or power loss can drop the last few commits.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -178,7 +177,7 @@ class SqliteStore:
                 action.route_id,
                 action.owner,
                 action.status.value,
-                json.dumps(dataclasses.asdict(action.request)),
+                json.dumps(action.request.to_dict()),
                 _micros(action.created),
             ),
         )
@@ -198,7 +197,7 @@ class SqliteStore:
         request_size: tuple[int, str] | None = None,
         response: ActionResponseData | None = None,
         error: ActionErrorData | None = None,
-    ) -> ActionRecord | None:
+    ) -> bool:
         assignments = ["status = ?"]
         values: list[Any] = [status.value]
         if status is ActionStatus.RUNNING:
@@ -215,16 +214,15 @@ class SqliteStore:
             values.extend([size, image_format])
         if response is not None:
             assignments.append("response = ?")
-            values.append(json.dumps(dataclasses.asdict(response)))
+            values.append(json.dumps(response.to_dict()))
         if error is not None:
             assignments.extend(["error_code = ?", "error_message = ?"])
             values.extend([error.code, error.message])
-        row = self._db.execute(
-            f"UPDATE actions SET {', '.join(assignments)} "
-            "WHERE id = ? AND status IN (?, ?) RETURNING *",
+        cursor = self._db.execute(
+            f"UPDATE actions SET {', '.join(assignments)} WHERE id = ? AND status IN (?, ?)",
             (*values, action_id, *(s.value for s in UNFINISHED)),
-        ).fetchone()
-        return None if row is None else self._action(row)
+        )
+        return cursor.rowcount == 1
 
     async def list_actions(
         self,
