@@ -115,7 +115,7 @@ class UnsupportedSpec:
 # bytes_per_pixel: measured peak RSS per pixel at q 80, ~10% margin (memory.py has the numbers).
 _TIFF_MAGIC = _prefix(b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 FORMATS: tuple[FormatSpec, ...] = (
-    FormatSpec(ImageFormat.JPEG, "image/jpeg", _prefix(b"\xff\xd8\xff"), False, False, 14.0, 7.8),
+    FormatSpec(ImageFormat.JPEG, "image/jpeg", _prefix(b"\xff\xd8\xff"), False, False, 14.0, 6.6),
     FormatSpec(ImageFormat.PNG, "image/png", _prefix(b"\x89PNG\r\n\x1a\n"), False, True, 7.0),
     FormatSpec(ImageFormat.WEBP, "image/webp", _is_webp, True, True, 38.0),
     FormatSpec(ImageFormat.GIF, "image/gif", _prefix(b"GIF87a", b"GIF89a"), True, False, 18.0),
