@@ -1,7 +1,6 @@
 """Start a real pixpress server subprocess on port 0 and find its worker processes.
 
-The same mechanism as tests/integration/server_process.py, owned here so the benchmark does
-not import the test tree.
+Used by the benchmark and by the integration tests (tests/integration/server_process.py).
 """
 
 from __future__ import annotations
@@ -35,6 +34,10 @@ class ServerProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
     def worker_pids(self) -> list[int]:
         """The worker processes (spawned children running multiprocessing's spawn_main)."""
         try:
@@ -44,7 +47,9 @@ class ServerProcess:
         pids = []
         for child in children:
             try:
-                if any("spawn_main" in part for part in child.cmdline()):
+                if child.status() != psutil.STATUS_ZOMBIE and any(
+                    "spawn_main" in part for part in child.cmdline()
+                ):
                     pids.append(child.pid)
             except psutil.Error:
                 continue
@@ -97,9 +102,14 @@ def _environment() -> dict[str, str]:
 
 
 def start_server(
-    data_dir: Path, extra_args: Sequence[str] = (), timeout: float = 120
+    data_dir: Path,
+    extra_args: Sequence[str] = (),
+    timeout: float = 120,
+    create_api_key: bool = True,
 ) -> ServerProcess:
-    """Create an API key, start `pixpress_server.main --port 0`, wait for its listening line.
+    """Start `pixpress_server.main --port 0` and wait for its listening line.
+
+    With `create_api_key`, an API key of owner "bench" is created first (`.api_key`).
 
     Raises:
         RuntimeError: the server exited or did not listen within `timeout` seconds.
@@ -118,7 +128,7 @@ def start_server(
     ]
     env = _environment()
     data_dir.mkdir(parents=True, exist_ok=True)
-    api_key = create_key(data_dir)
+    api_key = create_key(data_dir) if create_api_key else None
     log_path = data_dir / "server.log"
     # The log goes to a file, not a pipe: a reader thread here would compete with the
     # client for the GIL, and the server keeps its production INFO logging.
