@@ -56,7 +56,7 @@ def reference_table() -> None:
 
 def agreement(kodak: Path) -> None:
     try:
-        from ssimulacra2 import (  # type: ignore[import-untyped]  # the PyPI package, not ours
+        from ssimulacra2 import (  # the PyPI package, not ours (optional)
             compute_ssimulacra2,
         )
     except ImportError:
