@@ -90,7 +90,7 @@ async def serve(settings: Settings) -> None:
     if recovered:
         logger.warning("%d actions were unfinished when the server last stopped: FAILED", recovered)
     tokens = PageTokens(load_or_create_secret(settings.secret_path))
-    pool = WorkerPool(settings.workers, settings.log_level)
+    pool = WorkerPool(settings.workers, settings.log_level, settings.threads_per_worker)
     await pool.start()
 
     interceptors = [] if settings.insecure_no_auth else [AuthInterceptor(Authenticator(store))]

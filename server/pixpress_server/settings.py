@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from pixpress_server.processing.model import DEFAULT_THREADS_PER_WORKER
+
 MIB = 1024 * 1024
 ENV_PREFIX = "PIXPRESS_"
 
@@ -33,6 +35,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 50051
     workers: int = os.cpu_count() or 1
+    threads_per_worker: int = DEFAULT_THREADS_PER_WORKER
     max_input_bytes: int = 256 * MIB
     max_pixels: int = 268_402_689  # 16383 x 16383, sharp's limitInputPixels
     max_frames: int = 1000
@@ -115,6 +118,7 @@ _FLAGS: Mapping[str, _Flag] = {
     "host": _Flag(str, "address to bind"),
     "port": _Flag(int, "port to bind (0 picks a free port)", minimum=0),
     "workers": _Flag(int, "worker processes doing the image work", minimum=1),
+    "threads_per_worker": _Flag(int, "libvips and oxipng threads in each worker", minimum=1),
     "max_input_bytes": _Flag(_byte_size, "largest accepted input (e.g. 256MiB)", minimum=1),
     "max_pixels": _Flag(int, "largest accepted width x height of one frame", minimum=1),
     "max_frames": _Flag(int, "most frames accepted in an animation", minimum=1),

@@ -28,7 +28,7 @@ PROCESS_OVERHEAD = 48 * MIB
 # Bytes held in Python besides libvips: the source file read once, the encoded output and
 # the post-pass's copy of it (the guard makes outputs no larger than the input).
 INPUT_COPIES = 1
-OUTPUT_COPIES = 2
+OUTPUT_COPIES = 1.5  # the output and a post-pass copy, which is usually much smaller
 
 
 def estimate_memory(header: ImageHeader, input_size: int) -> int:
@@ -42,4 +42,4 @@ def estimate_memory(header: ImageHeader, input_size: int) -> int:
     if header.chroma_subsampled and spec.subsampled_bytes_per_pixel is not None:
         factor = spec.subsampled_bytes_per_pixel
     pixel_bytes = int(header.pixels * header.frames * factor)
-    return pixel_bytes + (INPUT_COPIES + OUTPUT_COPIES) * input_size + PROCESS_OVERHEAD
+    return pixel_bytes + int((INPUT_COPIES + OUTPUT_COPIES) * input_size) + PROCESS_OVERHEAD

@@ -19,6 +19,10 @@ class ImageFormat(StrEnum):
 
 
 DEFAULT_QUALITY = 80
+# Threads each worker gives libvips and oxipng. With one worker per core, one thread each
+# lets the pool scale linearly and never oversubscribes the cores; raise it for the latency
+# of single huge images on an idle server.
+DEFAULT_THREADS_PER_WORKER = 1
 MIN_QUALITY = 1
 MAX_QUALITY = 100
 

@@ -7,6 +7,7 @@ guard. Loading is lazy and sequential, so most pixel decoding happens inside "en
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pixpress_server.processing.formats import SNIFF_BYTES, sniff
 from pixpress_server.processing.limits import check_limits
 from pixpress_server.processing.metadata import NORMAL_ORIENTATION, MetadataPolicy
 from pixpress_server.processing.model import (
+    DEFAULT_THREADS_PER_WORKER,
     CompressOptions,
     CompressOutcome,
     ImageFormat,
@@ -50,9 +52,11 @@ _BYTES_PER_SAMPLE = {
 }
 
 
-def initialise() -> None:
-    """Once per worker process."""
-    vips.initialise()
+def initialise(threads: int = DEFAULT_THREADS_PER_WORKER) -> None:
+    """Once per worker process, before any image: `threads` for libvips and for oxipng."""
+    # oxipng's thread pool (rayon) reads this when it first starts.
+    os.environ["RAYON_NUM_THREADS"] = str(threads)
+    vips.initialise(threads)
 
 
 def _read_head(source: Path) -> bytes:

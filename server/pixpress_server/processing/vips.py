@@ -33,8 +33,10 @@ _LOADERS: Mapping[ImageFormat, str] = {
 _MULTI_PAGE = frozenset({"webpload", "gifload", "heifload", "tiffload"})
 
 
-def initialise() -> None:
-    """Once per process: no operation cache (every request is new data), no untrusted loaders."""
+def initialise(threads: int) -> None:
+    """Once per process: no operation cache (every request is new data), no untrusted loaders,
+    `threads` libvips worker threads."""
+    pyvips.concurrency_set(threads)
     pyvips.cache_set_max(0)
     pyvips.cache_set_max_mem(0)
     pyvips.cache_set_max_files(0)

@@ -57,7 +57,7 @@ def _die_with_parent() -> None:
     # elsewhere the worker exits when its pipe closes instead
 
 
-def serve(connection: Connection, log_level: str) -> None:
+def serve(connection: Connection, log_level: str, threads: int) -> None:
     """Entry point of a worker process (started with the spawn method)."""
     # The parent decides when workers stop: a Ctrl-C in the terminal must not kill
     # them before in-flight requests have drained.
@@ -66,7 +66,7 @@ def serve(connection: Connection, log_level: str) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s worker %(message)s")
     from pixpress_server.processing import pipeline
 
-    pipeline.initialise()
+    pipeline.initialise(threads)
     connection.send(READY)
     while True:
         try:

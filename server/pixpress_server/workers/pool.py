@@ -18,7 +18,11 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 
 from pixpress_server.errors import PixpressServerError, WorkerUnavailable
-from pixpress_server.processing.model import CompressOutcome, ImageHeader
+from pixpress_server.processing.model import (
+    DEFAULT_THREADS_PER_WORKER,
+    CompressOutcome,
+    ImageHeader,
+)
 from pixpress_server.workers import child
 from pixpress_server.workers.jobs import CompressJob, Job, ProbeJob
 
@@ -57,10 +61,13 @@ async def _receive(connection: Connection) -> object:
 
 
 class _Worker:
-    def __init__(self, log_level: str) -> None:
+    def __init__(self, log_level: str, threads: int) -> None:
         self.connection, child_end = _CONTEXT.Pipe()
         self.process: SpawnProcess = _CONTEXT.Process(
-            target=child.serve, args=(child_end, log_level), daemon=True, name="pixpress-worker"
+            target=child.serve,
+            args=(child_end, log_level, threads),
+            daemon=True,
+            name="pixpress-worker",
         )
         self.process.start()
         child_end.close()
@@ -101,7 +108,10 @@ class _Worker:
 class WorkerPool:
     """`size` worker processes; `probe` and `compress` wait for a free one."""
 
-    def __init__(self, size: int, log_level: str = "INFO") -> None:
+    def __init__(
+        self, size: int, log_level: str = "INFO", threads: int = DEFAULT_THREADS_PER_WORKER
+    ) -> None:
+        self._threads = threads
         self._size = size
         self._log_level = log_level
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
@@ -151,7 +161,7 @@ class WorkerPool:
         self._workers.clear()
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self._log_level)
+        worker = _Worker(self._log_level, self._threads)
         self._workers.add(worker)
         return worker
 
