@@ -52,7 +52,22 @@ def generated_files(root: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if p.name.endswith(GENERATED_SUFFIXES)}
 
 
+def _ensure_grpc_tools() -> None:
+    """Re-run under the project's venv when this interpreter lacks grpc_tools (dev extra)."""
+    try:
+        import grpc_tools  # noqa: F401
+    except ImportError:
+        for venv in (".venv", ".ci-venv"):
+            python = ROOT / venv / "bin" / "python"
+            if python.exists() and Path(sys.prefix).resolve() != (ROOT / venv).resolve():
+                os.execv(python, [str(python), __file__, *sys.argv[1:]])
+        raise SystemExit(
+            "grpc_tools is missing: install the dev extra (scripts/bootstrap dev)"
+        ) from None
+
+
 def main() -> int:
+    _ensure_grpc_tools()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if the committed code is stale")
     args = parser.parse_args()
