@@ -26,10 +26,6 @@ class RequestQueue:
         self._capacity = capacity
         self._in_use = 0
 
-    @property
-    def in_use(self) -> int:
-        return self._in_use
-
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         if self._in_use >= self._capacity:
@@ -51,14 +47,6 @@ class MemoryBudget:
         self._total = total
         self._used = 0
         self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
-
-    @property
-    def total(self) -> int:
-        return self._total
-
-    @property
-    def used(self) -> int:
-        return self._used
 
     @contextlib.asynccontextmanager
     async def reserve(self, amount: int) -> AsyncIterator[None]:

@@ -1,0 +1,60 @@
+"""Every server flag is also PIXPRESS_<FLAG>; the flag wins; bad values name what was wrong."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+from pixpress_server import settings as settings_module
+from pixpress_server.settings import Settings, SettingsError
+
+
+def load(argv: list[str], environ: dict[str, str]) -> Settings:
+    parser = argparse.ArgumentParser()
+    settings_module.add_arguments(parser)
+    return settings_module.load(parser.parse_args(argv), environ)
+
+
+def test_defaults() -> None:
+    settings = load([], {})
+    assert (settings.port, settings.max_input_bytes, settings.max_pixels, settings.max_frames) == (
+        50051,
+        256 * 1024 * 1024,
+        268_402_689,
+        1000,
+    )
+    assert settings.data_dir == Path(".pixpress")
+    assert settings.insecure_no_auth is False
+    assert settings.memory_budget > 0
+
+
+def test_env_twins_and_flag_precedence() -> None:
+    environ = {
+        "PIXPRESS_PORT": "7000",
+        "PIXPRESS_MAX_INPUT_BYTES": "64MiB",
+        "PIXPRESS_INSECURE_NO_AUTH": "yes",
+    }
+    settings = load(["--max-input-bytes", "1GiB"], environ)
+    assert settings.port == 7000
+    assert settings.max_input_bytes == 1024**3
+    assert settings.insecure_no_auth is True
+    assert load(["--insecure-no-auth"], {}).insecure_no_auth is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "message"),
+    [
+        (["--port", "-1"], {}, "--port: expected at least 0"),
+        (["--workers", "many"], {}, "--workers: invalid value 'many'"),
+        ([], {"PIXPRESS_MAX_PIXELS": "0"}, "PIXPRESS_MAX_PIXELS: expected at least 1"),
+        ([], {"PIXPRESS_LOG_LEVEL": "LOUD"}, "PIXPRESS_LOG_LEVEL"),
+        (["--route-visibility", "secret"], {}, "expected public or private"),
+        (["--route-owner", "a/b"], {}, "--route-owner"),
+    ],
+)
+def test_bad_values_name_the_flag_or_variable(
+    argv: list[str], environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load(argv, environ)
