@@ -56,6 +56,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+CancelReason = tuple[StatusName, str]
+
+
+def _by_client() -> CancelReason:
+    return StatusName.CANCELLED, "the client cancelled the call"
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One compression to run: where the input is, where the output may go, what to do."""
@@ -95,8 +102,12 @@ class Compressor:
         self._assets = assets
         self._tracker = tracker
 
-    async def run(self, job: Job, deadline_passed: Callable[[], bool] = lambda: False) -> Done:
-        """Do the work and record it on the action, whatever way it ends."""
+    async def run(self, job: Job, why_cancelled: Callable[[], CancelReason] = _by_client) -> Done:
+        """Do the work and record it on the action, whatever way it ends.
+
+        `why_cancelled` says what to record if the work is cancelled (a CancelAction has
+        already recorded itself, and the later write is then a no-op).
+        """
         # Recorded with the outcome, so an input that fails before a worker takes it up
         # still shows its size and format.
         received = (job.source_size, job.source_format)
@@ -106,10 +117,7 @@ class Compressor:
             await self._tracker.fail(job.action_id, error.status, error.public_message, received)
             raise
         except asyncio.CancelledError:
-            if deadline_passed():
-                code, message = StatusName.DEADLINE_EXCEEDED, "the call's deadline passed"
-            else:
-                code, message = StatusName.CANCELLED, "the client cancelled the call"
+            code, message = why_cancelled()
             await self._tracker.fail(job.action_id, code, message, received)
             raise
         except Exception as error:

@@ -574,3 +574,29 @@ def test_server_killed_while_actions_run(tmp_path: Path) -> None:
             assert not list((data_dir / "tmp").iterdir())
     finally:
         restarted.stop()
+
+
+def test_shutdown_past_the_grace_fails_background_work_with_a_reason(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = create_key(data_dir, "alice")
+    server = start_server(data_dir, ["--workers", "1", "--shutdown-grace", "0.5"])
+    with keyed_channel(server.address, key) as channel:
+        stubs = Stubs(channel)
+        action = submit(stubs, upload(stubs, big_png_bytes()).id, quality=40)
+        deadline = time.monotonic() + 60
+        while (
+            stubs.actions.GetAction(actions_pb2.GetActionRequest(id=action.id)).status
+            != actions_pb2.ACTION_STATUS_RUNNING
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert server.stop() == 0
+    restarted = start_server(data_dir, ["--workers", "1"])
+    try:
+        with keyed_channel(restarted.address, key) as channel:
+            final = Stubs(channel).actions.GetAction(actions_pb2.GetActionRequest(id=action.id))
+        assert final.status == actions_pb2.ACTION_STATUS_FAILED
+        assert final.error.code == "UNAVAILABLE"
+        assert "shut down" in final.error.message
+    finally:
+        restarted.stop()

@@ -13,8 +13,14 @@ import grpc
 from pixpress.v1 import actions_pb2, compress_pb2, compress_pb2_grpc
 
 from pixpress_server.caller import current_owner
-from pixpress_server.compression import Job, log_done
-from pixpress_server.errors import Forbidden, InvalidInput, NotFound, PixpressServerError
+from pixpress_server.compression import CancelReason, Job, log_done
+from pixpress_server.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PixpressServerError,
+    StatusName,
+)
 from pixpress_server.ids import checked_id
 from pixpress_server.processing.formats import SNIFF_BYTES
 from pixpress_server.servicers.convert import action_to_wire, options_from_wire, result_to_wire
@@ -62,6 +68,7 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         self._blobs = blobs
         self._max_input_bytes = max_input_bytes
         self._background: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     @streaming_errors
     async def Compress(
@@ -85,7 +92,7 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
                 job = await self._job(
                     action.id, owner, requests, files, options, asset, message, context
                 )
-                done = await self._compressor.run(job, lambda: _deadline_passed(context))
+                done = await self._compressor.run(job, lambda: _why_call_ended(context))
             log_done(action.id, owner, done, started)
             yield compress_pb2.CompressResponse(result=result_to_wire(done, action.id))
             for chunk in read_chunks(done.output, RESPONSE_CHUNK_BYTES):
@@ -118,6 +125,7 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
 
     async def drain(self, grace: float) -> None:
         """On shutdown: let background work finish for `grace` seconds, then cancel it."""
+        self._stopping = True
         if not self._background:
             return
         _, pending = await asyncio.wait(list(self._background), timeout=grace)
@@ -143,7 +151,7 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         ):
             job = self._asset_job(action_id, owner, files, options, asset, store_output=True)
             try:
-                done = await self._compressor.run(job)
+                done = await self._compressor.run(job, self._why_background_ended)
             except PixpressServerError as error:
                 logger.info("action %s failed: %s", action_id, error.public_message)
                 return
@@ -151,6 +159,11 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
                 logger.info("action %s cancelled", action_id)
                 return
             log_done(action_id, owner, done, started)
+
+    def _why_background_ended(self) -> CancelReason:
+        if self._stopping:
+            return StatusName.UNAVAILABLE, "the server shut down before the action finished"
+        return StatusName.CANCELLED, "cancelled by the owner"
 
     def _check_route_access(self, owner: str) -> None:
         if not self._route.visible_to(owner):
@@ -221,9 +234,11 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         )
 
 
-def _deadline_passed(context: Context) -> bool:
+def _why_call_ended(context: Context) -> CancelReason:
     remaining = context.time_remaining()
-    return remaining is not None and remaining <= 0
+    if remaining is not None and remaining <= 0:
+        return StatusName.DEADLINE_EXCEEDED, "the call's deadline passed"
+    return StatusName.CANCELLED, "the client cancelled the call"
 
 
 def _request_data(
