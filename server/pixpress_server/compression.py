@@ -22,7 +22,6 @@ from pixpress_server.processing.model import ImageFormat
 from pixpress_server.store.records import (
     ActionResponseData,
     AssetRecord,
-    StageData,
     utc_now,
 )
 from pixpress_server.workers.jobs import CompressJob, ProbeJob
@@ -183,7 +182,7 @@ def _response(done: Done) -> ActionResponseData:
         kept_original=outcome.kept_original,
         kept_original_reason=outcome.kept_original_reason,
         output_asset_id=done.output_asset_id,
-        stages=tuple(StageData(s.name, s.output_bytes, s.milliseconds) for s in outcome.stages),
+        stages=outcome.stages,
     )
 
 

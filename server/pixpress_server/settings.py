@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -188,10 +188,3 @@ def load(arguments: argparse.Namespace, environ: Mapping[str, str] = os.environ)
             raise SettingsError(f"{source}: expected at least {flag.minimum} but received {raw!r}")
         values[field.name] = value
     return Settings(**values)  # type: ignore[arg-type]
-
-
-def parse(argv: Sequence[str] | None = None) -> Settings:
-    """Parse a command line of serve flags (used by tests and the main entry point)."""
-    parser = argparse.ArgumentParser(prog="pixpress-server")
-    add_arguments(parser)
-    return load(parser.parse_args(argv))

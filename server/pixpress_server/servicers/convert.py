@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from pixpress_server.compression import Done
+    from pixpress_server.processing.model import StageReport
     from pixpress_server.routes import Route
-    from pixpress_server.store.records import ActionRecord, AssetRecord, StageData
+    from pixpress_server.store.records import ActionRecord, AssetRecord
 
 _WIRE_FORMATS: Mapping[str, image_pb2.ImageFormat.ValueType] = {
     ImageFormat.JPEG: image_pb2.IMAGE_FORMAT_JPEG,
@@ -74,7 +75,7 @@ def status_from_wire(status: actions_pb2.ActionStatus.ValueType) -> ActionStatus
         raise InvalidInput(f"unknown action status {status}") from None
 
 
-def _stages(stages: Sequence[StageData]) -> list[image_pb2.Stage]:
+def _stages(stages: Sequence[StageReport]) -> list[image_pb2.Stage]:
     return [
         image_pb2.Stage(name=s.name, output_bytes=s.output_bytes, milliseconds=s.milliseconds)
         for s in stages
@@ -102,10 +103,7 @@ def result_to_wire(done: Done, action_id: str) -> compress_pb2.CompressResult:
         kept_original=outcome.kept_original,
         kept_original_reason=outcome.kept_original_reason,
         quality=outcome.quality,
-        stages=[
-            image_pb2.Stage(name=s.name, output_bytes=s.output_bytes, milliseconds=s.milliseconds)
-            for s in outcome.stages
-        ],
+        stages=_stages(outcome.stages),
         action_id=action_id,
         output_asset_id=done.output_asset_id,
     )

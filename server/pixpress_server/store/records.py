@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pixpress_server.processing.model import StageReport
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -73,13 +75,6 @@ class ActionRequestData:
 
 
 @dataclass(frozen=True, slots=True)
-class StageData:
-    name: str
-    output_bytes: int
-    milliseconds: float
-
-
-@dataclass(frozen=True, slots=True)
 class ActionResponseData:
     format: str
     output_size: int
@@ -89,7 +84,7 @@ class ActionResponseData:
     kept_original: bool
     kept_original_reason: str
     output_asset_id: str
-    stages: tuple[StageData, ...]
+    stages: tuple[StageReport, ...]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,7 +104,7 @@ class ActionResponseData:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ActionResponseData:
-        stages = tuple(StageData(**stage) for stage in data.pop("stages", ()))
+        stages = tuple(StageReport(**stage) for stage in data.pop("stages", ()))
         return cls(stages=stages, **data)
 
 

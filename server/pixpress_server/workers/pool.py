@@ -119,14 +119,6 @@ class WorkerPool:
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    @property
-    def size(self) -> int:
-        return self._size
-
-    def pids(self) -> list[int]:
-        """Process ids of the live workers (for memory measurements and tests)."""
-        return [w.pid for w in self._workers if w.pid is not None and w.process.is_alive()]
-
     async def start(self) -> None:
         """Start every worker and wait until each has initialised libvips."""
         workers = [self._spawn() for _ in range(self._size)]
