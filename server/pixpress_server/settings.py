@@ -49,6 +49,30 @@ class Settings:
     insecure_no_auth: bool = False
     route_owner: str = "pixpress"
     route_visibility: str = "public"
+    # Exposure: TLS (and mutual TLS when a client CA is given).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    # Quotas and rate limits: no single key or owner may fill the disk or take every slot.
+    max_storage_per_owner: int = 10 * 1024 * MIB
+    rate_limit: float = 100.0  # requests per second per API key (0 turns it off)
+    rate_burst: int = 200  # requests a key may send at once before the rate applies
+    # Queue slots one owner may hold at once; None means a quarter of max_queue (at least 1).
+    max_slots_per_owner: int | None = None
+    max_auth_failures: int = 30  # failed authentications per peer address per minute
+    # An upload or download that makes no progress for this long is ended: a slow mobile
+    # link still moves a 256 KiB chunk in well under a minute, a stalled client never does.
+    stream_idle_timeout: float = 60.0
+    # Retention (None keeps everything): finished actions, and stored outputs of actions.
+    action_retention: float | None = None
+    output_retention: float | None = None
+
+    @property
+    def owner_slots(self) -> int:
+        """Queue slots one owner may hold at once."""
+        if self.max_slots_per_owner is not None:
+            return self.max_slots_per_owner
+        return max(1, self.max_queue // 4)
 
     @property
     def spool_dir(self) -> Path:
@@ -76,6 +100,30 @@ def _byte_size(text: str) -> int:
     if cleaned and cleaned[-1] in units:
         return int(float(cleaned[:-1]) * units[cleaned[-1]])
     return int(cleaned)
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration(text: str) -> float:
+    """Parse 90s, 15m, 12h, 30d, 2w or a plain number of seconds (more than 0)."""
+    cleaned = text.strip().lower()
+    unit = cleaned[-1:] if cleaned[-1:] in _DURATION_UNITS else "s"
+    number = cleaned.removesuffix(unit) if cleaned[-1:] in _DURATION_UNITS else cleaned
+    try:
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise ValueError("expected a duration such as 90s, 15m, 12h or 30d") from None
+    if not seconds > 0:
+        raise ValueError("expected a duration above 0")
+    return seconds
+
+
+def _optional_duration(text: str) -> float | None:
+    """A duration, or None for off/none/never."""
+    if text.strip().lower() in {"off", "none", "never", ""}:
+        return None
+    return duration(text)
 
 
 def _log_level(text: str) -> str:
@@ -138,6 +186,31 @@ _FLAGS: Mapping[str, _Flag] = {
     ),
     "route_owner": _Flag(_owner_name, "owner namespace of the route (OWNER/compress-an-image)"),
     "route_visibility": _Flag(_visibility, "public, or private (only the route owner's keys)"),
+    "tls_cert": _Flag(Path, "PEM certificate chain: serve TLS (needs --tls-key)"),
+    "tls_key": _Flag(Path, "PEM private key of --tls-cert"),
+    "tls_client_ca": _Flag(
+        Path, "PEM CA bundle: require client certificates it signed (mutual TLS)"
+    ),
+    "max_storage_per_owner": _Flag(
+        _byte_size, "bytes of stored assets one owner may keep (e.g. 10GiB)", minimum=1
+    ),
+    "rate_limit": _Flag(float, "requests per second per API key (0: no limit)", minimum=0),
+    "rate_burst": _Flag(int, "requests a key may send at once above --rate-limit", minimum=1),
+    "max_slots_per_owner": _Flag(
+        int, "queue slots one owner may hold at once (default: a quarter of --max-queue)", minimum=1
+    ),
+    "max_auth_failures": _Flag(
+        int, "failed authentications allowed per peer address per minute", minimum=1
+    ),
+    "stream_idle_timeout": _Flag(
+        duration, "end an upload or download that makes no progress for this long"
+    ),
+    "action_retention": _Flag(
+        _optional_duration, "delete finished actions older than this (e.g. 30d; default off)"
+    ),
+    "output_retention": _Flag(
+        _optional_duration, "delete stored outputs older than this (e.g. 7d; default off)"
+    ),
 }
 
 
@@ -187,4 +260,9 @@ def load(arguments: argparse.Namespace, environ: Mapping[str, str] = os.environ)
         if flag.minimum is not None and isinstance(value, int | float) and value < flag.minimum:
             raise SettingsError(f"{source}: expected at least {flag.minimum} but received {raw!r}")
         values[field.name] = value
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise SettingsError("--tls-cert and --tls-key go together: give both or neither")
+    if settings.tls_client_ca is not None and settings.tls_cert is None:
+        raise SettingsError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS)")
+    return settings
