@@ -69,6 +69,7 @@ def build_route(settings: Settings) -> Route:
         owner=settings.route_owner,
         visibility=Visibility(settings.route_visibility),
         limits=RouteLimits(settings.max_input_bytes, settings.max_pixels, settings.max_frames),
+        fixed_id=settings.route_id,
     )
 
 

@@ -71,6 +71,7 @@ class Route:
     limits: RouteLimits
     name: str = ROUTE_NAME
     description: str = ROUTE_DESCRIPTION
+    fixed_id: str | None = None  # an operator's chosen id (--route-id), else derived
 
     @property
     def identifier(self) -> str:
@@ -78,6 +79,8 @@ class Route:
 
     @property
     def id(self) -> str:
+        if self.fixed_id is not None:
+            return self.fixed_id
         return str(uuid.uuid5(_ID_NAMESPACE, self.identifier))
 
     @property

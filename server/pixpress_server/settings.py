@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -49,6 +50,7 @@ class Settings:
     insecure_no_auth: bool = False
     route_owner: str = "pixpress"
     route_visibility: str = "public"
+    route_id: str | None = None  # None: derived from the identifier, the same everywhere
     # Exposure: TLS (and mutual TLS when a client CA is given).
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -148,6 +150,13 @@ def _owner_name(text: str) -> str:
     return text
 
 
+def _uuid(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ValueError("expected a UUID such as 6e8bf803-009e-4ccc-b968-09366eba9fcc") from None
+
+
 def _visibility(text: str) -> str:
     if text not in {"public", "private"}:
         raise ValueError("expected public or private")
@@ -186,6 +195,7 @@ _FLAGS: Mapping[str, _Flag] = {
     ),
     "route_owner": _Flag(_owner_name, "owner namespace of the route (OWNER/compress-an-image)"),
     "route_visibility": _Flag(_visibility, "public, or private (only the route owner's keys)"),
+    "route_id": _Flag(_uuid, "the route's id (default: derived from OWNER/compress-an-image)"),
     "tls_cert": _Flag(Path, "PEM certificate chain: serve TLS (needs --tls-key)"),
     "tls_key": _Flag(Path, "PEM private key of --tls-cert"),
     "tls_client_ca": _Flag(

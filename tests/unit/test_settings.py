@@ -58,3 +58,39 @@ def test_bad_values_name_the_flag_or_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         load(argv, environ)
+
+
+def test_route_id_is_a_uuid_in_canonical_form() -> None:
+    assert load([], {}).route_id is None
+    settings = load(["--route-id", "6E8BF803-009E-4CCC-B968-09366EBA9FCC"], {})
+    assert settings.route_id == "6e8bf803-009e-4ccc-b968-09366eba9fcc"
+    with pytest.raises(SettingsError, match="--route-id: invalid value 'hermes'"):
+        load(["--route-id", "hermes"], {})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90.0), ("90s", 90.0), ("15m", 900.0), ("12h", 43200.0), ("30d", 2592000.0)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert settings_module.duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--tls-cert", "cert.pem"], "--tls-cert and --tls-key go together"),
+        (["--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert"),
+        (["--stream-idle-timeout", "0"], "--stream-idle-timeout: invalid value '0'"),
+        (["--action-retention", "soon"], "--action-retention: invalid value 'soon'"),
+    ],
+)
+def test_hardening_flags_name_what_is_wrong(argv: list[str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load(argv, {})
+
+
+def test_retention_off_and_owner_slots_default() -> None:
+    settings = load(["--action-retention", "off", "--max-queue", "40"], {})
+    assert settings.action_retention is None and settings.owner_slots == 10
+    assert load(["--max-slots-per-owner", "3"], {}).owner_slots == 3
