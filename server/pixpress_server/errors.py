@@ -3,6 +3,7 @@
 PixpressServerError
  ├── InvalidInput          INVALID_ARGUMENT      bad options, unsupported or corrupt image, limits
  ├── TooLarge              RESOURCE_EXHAUSTED    input bytes or memory estimate above a limit
+ ├── Throttled             RESOURCE_EXHAUSTED    a rate limit: try again after `retry_after`
  ├── Unencodable           FAILED_PRECONDITION   readable but cannot be written here (HEVC)
  ├── WrongState            FAILED_PRECONDITION   e.g. cancelling a finished action
  ├── NotFound              NOT_FOUND             unknown id, or another owner's
@@ -13,6 +14,8 @@ PixpressServerError
 
 Errors cross the worker-process boundary by pickling, so they hold only plain strings.
 Internal detail (libvips' own text) goes in `detail`, which is logged and never sent.
+`retry_after` (seconds, any error may carry it) is sent as trailing metadata
+`pixpress-retry-after`: when the same call may succeed if tried again.
 """
 
 from __future__ import annotations
@@ -40,10 +43,14 @@ class PixpressServerError(Exception):
 
     status: StatusName = StatusName.INTERNAL
 
-    def __init__(self, public_message: str, detail: str = "") -> None:
+    def __init__(
+        self, public_message: str, detail: str = "", *, retry_after: float | None = None
+    ) -> None:
         super().__init__(public_message, detail)
         self.public_message = public_message
         self.detail = detail
+        # An attribute, not an argument in `args`: pickling restores it from __dict__.
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return self.public_message
@@ -54,6 +61,10 @@ class InvalidInput(PixpressServerError):
 
 
 class TooLarge(PixpressServerError):
+    status = StatusName.RESOURCE_EXHAUSTED
+
+
+class Throttled(PixpressServerError):
     status = StatusName.RESOURCE_EXHAUSTED
 
 

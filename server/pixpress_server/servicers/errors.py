@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -19,6 +20,25 @@ P = ParamSpec("P")
 R = TypeVar("R")
 Context = grpc.aio.ServicerContext[Any, Any]
 
+# Trailing metadata: seconds (a decimal string) after which the same call may succeed.
+RETRY_AFTER_KEY = "pixpress-retry-after"
+
+
+def trailing_metadata_for(
+    context: Context, error: PixpressServerError
+) -> tuple[tuple[str, str | bytes], ...]:
+    """The call's trailing metadata so far, plus the error's retry hint if it has one.
+
+    `abort` replaces whatever was set before when it is given metadata, so merge here.
+    """
+    existing = tuple(context.trailing_metadata() or ())
+    if error.retry_after is None:
+        return existing
+    kept = tuple(item for item in existing if item[0] != RETRY_AFTER_KEY)
+    # Rounded up: a client that waits exactly the hint must not be refused again.
+    seconds = math.ceil(max(0.0, error.retry_after) * 1000) / 1000
+    return (*kept, (RETRY_AFTER_KEY, f"{seconds:.3f}"))
+
 
 async def abort_with(context: Context, error: Exception) -> None:
     """End the call with the error's status and public message (detail only to the log)."""
@@ -32,7 +52,11 @@ async def abort_with(context: Context, error: Exception) -> None:
         error.public_message,
         error.detail,
     )
-    await context.abort(grpc.StatusCode[error.status], error.public_message)
+    await context.abort(
+        grpc.StatusCode[error.status],
+        error.public_message,
+        trailing_metadata_for(context, error),
+    )
 
 
 def unary_errors(
