@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pixpress_server.errors import InternalFailure, PixpressServerError
-from pixpress_server.processing import vips
+from pixpress_server.processing import apng, vips
 from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal
 from pixpress_server.processing.formats import SNIFF_BYTES, sniff
 from pixpress_server.processing.limits import check_limits
@@ -143,6 +143,7 @@ def _compress(
     # load: header only; pixels are decoded as the encoder pulls them.
     image, header = _probe_image(source, limits)
     data = source.read_bytes()
+    header = apng.check(data, header, limits)  # libvips sees only an APNG's first frame
     orientation = image.get_int("orientation", NORMAL_ORIENTATION)
     if header.frames == 1 and policy.rotate_pixels(
         orientation, keeps_tag=header.format in _KEEPS_ORIENTATION_TAG

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pixpress_server.processing import apng
 from pixpress_server.processing.encoders.base import Encoded, EncodeRequest, KeepOriginal
 from pixpress_server.processing.vips import load_buffer, psnr
 
@@ -19,16 +20,9 @@ def min_palette_psnr(quality: int) -> float:
     return 20.0 + 22.0 * float(((quality - 1) / 98) ** 2.5)
 
 
-def is_animated_png(source: bytes) -> bool:
-    """An APNG has an acTL chunk before its first IDAT (libvips would read only frame 1)."""
-    idat = source.find(b"IDAT")
-    actl = source.find(b"acTL")
-    return actl != -1 and (idat == -1 or actl < idat)
-
-
 def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
     """quality 100: the original bytes, optimised losslessly by the oxipng post-pass."""
-    if is_animated_png(request.source):
+    if apng.is_apng(request.source):  # validated whole by apng.check in the pipeline
         return KeepOriginal("apng animation kept unchanged")
     if request.quality >= 100:
         request.image.check_decodes()  # oxipng would pass some corrupt files through
