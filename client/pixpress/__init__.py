@@ -7,8 +7,8 @@ with Client("localhost:50051") as client:
 
     asset = client.assets.upload("photo.jpg")
     route = client.routes.retrieve("pixpress/compress-an-image")
-    action = route.use(body={"quality": 85}, input_asset=asset)
-    done = client.actions.wait(action.id)
+    action = route.use(body={"quality": 85}, input_asset=asset)  # waits: SUCCEEDED or FAILED
+    print(action["status"], action.get("response_data"))
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pixpress._errors import (
     FailedPreconditionError,
     InternalError,
     InvalidArgumentError,
+    InvalidOptionsError,
     NotFoundError,
     PermissionDeniedError,
     PixpressError,
@@ -60,6 +61,7 @@ __all__ = [
     "FailedPreconditionError",
     "InternalError",
     "InvalidArgumentError",
+    "InvalidOptionsError",
     "NotFoundError",
     "PermissionDeniedError",
     "PixpressError",

@@ -16,13 +16,16 @@ from pixpress._convert import action_from_pb, submit_compress_request
 from pixpress._errors import translating_rpc_errors
 from pixpress._models import Action
 from pixpress._results import CompressResult
+from pixpress._tls import CertificateSource
+from pixpress._validation import check_id
+from pixpress.v1 import compress_pb2 as pb
 from pixpress.v1 import compress_pb2_grpc
 
 __all__ = ["AsyncClient"]
 
 
 class AsyncClient(BaseClient):
-    """Talks to a pixpress server from asyncio; arguments as for Client.
+    """Talks to a pixpress server from asyncio; arguments (TLS too) as for Client.
 
     Use with `async with`, or await `close()`. Must be created inside a running loop.
     `routes`, `assets` and `actions` mirror Client's with async methods; `actions.watch`
@@ -36,13 +39,23 @@ class AsyncClient(BaseClient):
         api_key: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         timeout: float | None = None,
+        tls: bool | None = None,
+        root_certificates: CertificateSource | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        super().__init__(target, api_key=api_key, chunk_size=chunk_size, timeout=timeout)
+        super().__init__(
+            target,
+            api_key=api_key,
+            chunk_size=chunk_size,
+            timeout=timeout,
+            tls=tls,
+            root_certificates=root_certificates,
+            credentials=credentials,
+        )
         options = self._settings.channel_options
         self._channel = (
-            grpc.aio.secure_channel(self._settings.target, credentials, options=options)
-            if credentials is not None
+            grpc.aio.secure_channel(self._settings.target, self._credentials, options=options)
+            if self._credentials is not None
             else grpc.aio.insecure_channel(self._settings.target, options=options)
         )
         stub = compress_pb2_grpc.CompressServiceStub(self._channel)
@@ -93,7 +106,11 @@ class AsyncClient(BaseClient):
         timeout: float | None = None,
     ) -> Action:
         """Compress a stored asset in the background; see Client.submit_compress."""
+        check_id("input_asset_id", input_asset_id)
         request = submit_compress_request(input_asset_id, quality, keep_metadata)
+        return await self._submit(request, timeout)
+
+    async def _submit(self, request: pb.SubmitCompressRequest, timeout: float | None) -> Action:
         with translating_rpc_errors():
             message = await self._submit_compress(request, **self._call_options(timeout))
         return action_from_pb(message)

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypedDict
 
+import grpc
+
 from pixpress._chunks import Source, open_chunks
 from pixpress._config import DEFAULT_CHUNK_SIZE, Settings
 from pixpress._convert import ResultAssembler, compress_options, request_stream
-from pixpress._errors import translating_rpc_errors
+from pixpress._errors import InvalidOptionsError, PixpressError, translating_rpc_errors
+from pixpress._tls import CertificateSource, channel_credentials
 from pixpress.v1 import compress_pb2 as pb
 
 __all__ = ["BaseClient", "CallOptions", "Calls", "Exchange", "check_compress_input"]
@@ -49,13 +52,15 @@ class Exchange:
 
 
 def check_compress_input(data_or_path: Source | None, input_asset_id: str | None) -> None:
-    """Exactly one input: image bytes / a path, or a stored asset's id (else ValueError)."""
+    """Exactly one input: image bytes / a path, or a stored asset's id (else
+    InvalidOptionsError)."""
     if (data_or_path is None) == (input_asset_id is None):
-        raise ValueError("Expected exactly one of data_or_path or input_asset_id")
+        raise InvalidOptionsError("Expected exactly one of data_or_path or input_asset_id")
 
 
 class BaseClient:
-    """Resolves target, API key, chunk size and timeout once (see Client for the arguments)."""
+    """Resolves target, API key, chunk size, timeout and TLS once (see Client for the
+    arguments)."""
 
     def __init__(
         self,
@@ -64,11 +69,26 @@ class BaseClient:
         api_key: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         timeout: float | None = None,
+        tls: bool | None = None,
+        root_certificates: CertificateSource | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        if credentials is not None and (tls is not None or root_certificates is not None):
+            raise InvalidOptionsError(
+                "Expected credentials or tls/root_certificates, not both (credentials already"
+                " say how to connect)"
+            )
         self._settings = Settings.resolve(
-            target, api_key=api_key, chunk_size=chunk_size, timeout=timeout
+            target,
+            api_key=api_key,
+            chunk_size=chunk_size,
+            timeout=timeout,
+            tls=tls,
+            root_certificates=root_certificates,
         )
         self._calls = Calls(self._settings)
+        # None: a plaintext channel.
+        self._credentials = channel_credentials(self._settings.tls, credentials)
 
     @property
     def target(self) -> str:
@@ -88,21 +108,29 @@ class BaseClient:
         input_asset_id: str | None = None,
         store_output: bool = False,
     ) -> Iterator[Exchange]:
-        """Validate options (ValueError), open the source (OSError), then run the block with
-        gRPC errors translated and the file kept open until the block ends.
+        """Validate options (InvalidOptionsError), open the source (OSError), then run the
+        block with gRPC errors translated and the file kept open until the block ends.
 
-        With `input_asset_id` (and no source) only the options are sent, no chunks.
+        With `input_asset_id` (and no source) only the options are sent, no chunks. A
+        PixpressError raised in the block carries the call's action id when one was seen.
         """
         check_compress_input(source, input_asset_id)
         options = compress_options(
             quality, keep_metadata, input_asset_id=input_asset_id, store_output=store_output
         )
-        with contextlib.ExitStack() as stack:
-            chunks: Iterator[bytes] = iter(())
-            if source is not None:
-                chunks = stack.enter_context(open_chunks(source, self._settings.chunk_size))
-            stack.enter_context(translating_rpc_errors())
-            yield Exchange(request_stream(options, chunks), ResultAssembler())
+        assembler = ResultAssembler()
+        try:
+            with contextlib.ExitStack() as stack:
+                chunks: Iterator[bytes] = iter(())
+                if source is not None:
+                    chunks = stack.enter_context(open_chunks(source, self._settings.chunk_size))
+                stack.enter_context(translating_rpc_errors())
+                yield Exchange(request_stream(options, chunks), assembler)
+        except PixpressError as error:
+            # The action id streamed first names the action even when the server's error
+            # did not repeat it.
+            error.action_id = error.action_id or assembler.action_id
+            raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.target!r})"

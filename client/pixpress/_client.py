@@ -15,6 +15,9 @@ from pixpress._errors import translating_rpc_errors
 from pixpress._models import Action
 from pixpress._resources import Actions, Assets, Routes
 from pixpress._results import CompressResult
+from pixpress._tls import CertificateSource
+from pixpress._validation import check_id
+from pixpress.v1 import compress_pb2 as pb
 from pixpress.v1 import compress_pb2_grpc
 
 __all__ = ["Client"]
@@ -26,13 +29,19 @@ class Client(BaseClient):
     Args:
         target: "host:port"; defaults to $PIXPRESS_SERVER, else "localhost:50051".
         api_key: sent as `authorization: Bearer <key>` on every call; defaults to
-            $PIXPRESS_API_KEY, else no key.
+            $PIXPRESS_API_KEY, else no key. Whitespace around it is dropped.
         chunk_size: bytes per streamed request message (at most 4 MiB - 64 KiB).
         timeout: default deadline of each call in seconds; None waits forever.
-        credentials: TLS channel credentials; None opens a plaintext channel.
+        tls: True connects with TLS, trusting the system's CA roots; False forces
+            plaintext; None (default) uses TLS only when a CA is given.
+        root_certificates: the CA to trust (PEM bytes or text, or a PEM file's path);
+            defaults to the file named by $PIXPRESS_TLS_CA. Either implies TLS.
+        credentials: gRPC channel credentials, for anything else (client certificates);
+            not with tls or root_certificates.
 
     Raises:
-        ValueError: chunk_size out of range.
+        InvalidOptionsError: chunk_size out of range, an API key with whitespace or a
+            control character inside, an unreadable CA file, conflicting TLS arguments.
 
     Use as a context manager, or call `close()`. Every method raises a PixpressError
     subclass when the server answers with an error status.
@@ -50,13 +59,23 @@ class Client(BaseClient):
         api_key: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         timeout: float | None = None,
+        tls: bool | None = None,
+        root_certificates: CertificateSource | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        super().__init__(target, api_key=api_key, chunk_size=chunk_size, timeout=timeout)
+        super().__init__(
+            target,
+            api_key=api_key,
+            chunk_size=chunk_size,
+            timeout=timeout,
+            tls=tls,
+            root_certificates=root_certificates,
+            credentials=credentials,
+        )
         options = self._settings.channel_options
         self._channel = (
-            grpc.secure_channel(self._settings.target, credentials, options=options)
-            if credentials is not None
+            grpc.secure_channel(self._settings.target, self._credentials, options=options)
+            if self._credentials is not None
             else grpc.insecure_channel(self._settings.target, options=options)
         )
         stub = compress_pb2_grpc.CompressServiceStub(self._channel)
@@ -92,9 +111,11 @@ class Client(BaseClient):
             The compressed image and what the server did (with `action_id`).
 
         Raises:
-            ValueError: both or neither input, or quality or a flag invalid (before any call).
+            InvalidOptionsError: both or neither input, or quality or a flag invalid (before
+                any call; also a ValueError).
             OSError: the file cannot be opened.
-            PixpressError: the server answered with an error status (a subclass per status).
+            PixpressError: the server answered with an error status (a subclass per status);
+                its `action_id` names the action that recorded the failure.
         """
         with self._compress_exchange(
             data_or_path,
@@ -126,10 +147,15 @@ class Client(BaseClient):
         succeeded action, `action.response.output_asset_id` names it.
 
         Raises:
-            ValueError: an empty id, or quality or keep_metadata invalid (before any call).
+            InvalidOptionsError: an empty id, or quality or keep_metadata invalid (before any
+                call).
             NotFoundError: no such asset of the caller.
         """
+        check_id("input_asset_id", input_asset_id)
         request = submit_compress_request(input_asset_id, quality, keep_metadata)
+        return self._submit(request, timeout)
+
+    def _submit(self, request: pb.SubmitCompressRequest, timeout: float | None) -> Action:
         with translating_rpc_errors():
             message = self._submit_compress(request, **self._call_options(timeout))
         return action_from_pb(message)

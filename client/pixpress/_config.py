@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pixpress._errors import InvalidOptionsError
+from pixpress._tls import CertificateSource, Tls, resolve_tls
 from pixpress._validation import check_int_between
 
 __all__ = [
@@ -15,6 +17,7 @@ __all__ = [
     "Settings",
     "call_metadata",
     "channel_options",
+    "check_api_key",
     "resolve_api_key",
     "resolve_target",
     "validate_chunk_size",
@@ -40,9 +43,47 @@ def resolve_target(target: str | None, environ: Mapping[str, str] = os.environ) 
     return target or environ.get(TARGET_ENV) or DEFAULT_TARGET
 
 
+def _flaw(character: str) -> str | None:
+    if character.isspace():
+        return "whitespace"
+    if not character.isascii():
+        return "a non-ASCII character"
+    if not character.isprintable():
+        return "a control character"
+    return None
+
+
+def check_api_key(api_key: object, source: str, *, strip: bool = False) -> str:
+    """Return `api_key` (stripped first if asked) if it can go in a header: printable ASCII
+    without spaces. The error names the flaw, its position and `source`, never the key."""
+    if not isinstance(api_key, str):
+        raise InvalidOptionsError(
+            f"Expected a string for the API key ({source}) but received {type(api_key).__name__}"
+        )
+    if strip:
+        api_key = api_key.strip()
+    for position, character in enumerate(api_key, start=1):
+        flaw = _flaw(character)
+        if flaw is not None:
+            raise InvalidOptionsError(
+                f"The API key from {source} contains {flaw} at character {position} of "
+                f"{len(api_key)}: an API key is printable ASCII without spaces"
+            )
+    return api_key
+
+
 def resolve_api_key(api_key: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
-    """The argument, else $PIXPRESS_API_KEY, else None (no authorization metadata)."""
-    return api_key or environ.get(API_KEY_ENV) or None
+    """The argument, else $PIXPRESS_API_KEY, else None (no authorization metadata).
+
+    Whitespace around the key (a newline captured by `$(...)`, say) is dropped; whitespace
+    or a control character left inside raises InvalidOptionsError.
+    """
+    if api_key is not None:
+        argument = check_api_key(api_key, "the api_key argument", strip=True)
+        if argument:
+            return argument
+    from_env = environ.get(API_KEY_ENV, "").strip()
+    return check_api_key(from_env, API_KEY_ENV) if from_env else None
 
 
 def call_metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
@@ -51,7 +92,7 @@ def call_metadata(api_key: str | None) -> tuple[tuple[str, str], ...]:
 
 
 def validate_chunk_size(chunk_size: int) -> int:
-    """Reject chunk sizes that are not an int in 1..MAX_CHUNK_SIZE (ValueError)."""
+    """Reject chunk sizes that are not an int in 1..MAX_CHUNK_SIZE (InvalidOptionsError)."""
     return check_int_between("chunk_size", chunk_size, 1, MAX_CHUNK_SIZE)
 
 
@@ -74,6 +115,7 @@ class Settings:
     chunk_size: int
     timeout: float | None
     metadata: tuple[tuple[str, str], ...]
+    tls: Tls
 
     @classmethod
     def resolve(
@@ -83,14 +125,18 @@ class Settings:
         api_key: str | None,
         chunk_size: int,
         timeout: float | None,
+        tls: bool | None = None,
+        root_certificates: CertificateSource | None = None,
         environ: Mapping[str, str] = os.environ,
     ) -> Settings:
-        """Apply the env fallbacks and validate; raises ValueError for a bad chunk_size."""
+        """Apply the env fallbacks and validate; raises InvalidOptionsError for a bad
+        chunk_size, API key or CA certificate."""
         return cls(
             target=resolve_target(target, environ),
             chunk_size=validate_chunk_size(chunk_size),
             timeout=timeout,
             metadata=call_metadata(resolve_api_key(api_key, environ)),
+            tls=resolve_tls(tls, root_certificates, environ),
         )
 
     @property

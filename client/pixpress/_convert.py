@@ -9,7 +9,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from pixpress._errors import InternalError
+from pixpress._errors import InternalError, InvalidOptionsError
 from pixpress._models import (
     Action,
     ActionError,
@@ -81,9 +81,12 @@ def compress_options(
 
 
 def submit_compress_request(
-    input_asset_id: str, quality: int | None, keep_metadata: bool
+    input_asset_id: str | None, quality: int | None, keep_metadata: bool
 ) -> pb.SubmitCompressRequest:
-    """SubmitCompress always stores its output; say so rather than rely on the server."""
+    """SubmitCompress always stores its output; say so rather than rely on the server.
+
+    Without an input asset the server records the action FAILED (no input) and returns it.
+    """
     options = compress_options(
         quality, keep_metadata, input_asset_id=input_asset_id, store_output=True
     )
@@ -164,6 +167,11 @@ class ResultAssembler:
         self._chunks: list[bytes] = []
         self._size = 0
 
+    @property
+    def action_id(self) -> str:
+        """The action id streamed first, "" until it arrives."""
+        return self._action_id or ""
+
     def add(self, response: pb.CompressResponse) -> None:
         """Take one response message; raises InternalError if the stream breaks the contract."""
         kind = response.WhichOneof("payload")
@@ -235,7 +243,9 @@ def status_to_pb(status: ActionStatus | str | None) -> actions_pb.ActionStatus.V
         member = ActionStatus(status)
     except ValueError:
         choices = ", ".join(s.value for s in ActionStatus if s is not ActionStatus.UNSPECIFIED)
-        raise ValueError(f"Expected one of {choices} for status but received {status!r}") from None
+        raise InvalidOptionsError(
+            f"Expected one of {choices} for status but received {status!r}"
+        ) from None
     return actions_pb.ActionStatus.Value(_STATUS_PREFIX + member.name)
 
 
@@ -287,7 +297,7 @@ def page_from_pb(response: actions_pb.ListActionsResponse) -> ActionPage:
 def list_actions_request(
     page_size: int, page_token: str, status: ActionStatus | str | None, route_id: str | None
 ) -> actions_pb.ListActionsRequest:
-    """Validated ListActions request (ValueError for a page size outside 1-100)."""
+    """Validated ListActions request (InvalidOptionsError for a page size outside 1-100)."""
     return actions_pb.ListActionsRequest(
         page_size=check_int_between("page_size", page_size, 1, MAX_PAGE_SIZE),
         page_token=page_token,

@@ -1,7 +1,9 @@
 """Errors raised by the SDK: one class per gRPC status, translated from grpc errors in one place.
 
-PixpressError                     any failed call (carries .code and .message)
+PixpressError                     any failed call (.code, .message, .action_id, .retry_after)
  ├── InvalidArgumentError         INVALID_ARGUMENT     bad options, unsupported or corrupt image
+ │    └── InvalidOptionsError                          refused by the SDK before any call
+ │                                                     (also a ValueError)
  ├── UnauthenticatedError         UNAUTHENTICATED      missing, unknown or revoked API key
  ├── PermissionDeniedError        PERMISSION_DENIED    the key may not do this
  ├── NotFoundError                NOT_FOUND            no such asset, action or route
@@ -14,14 +16,16 @@ PixpressError                     any failed call (carries .code and .message)
  └── RequestCancelledError        CANCELLED            the call was cancelled
 
 Other status codes raise PixpressError itself. Bad arguments caught before any call
-(quality out of range, say) raise ValueError, not PixpressError.
+(quality out of range, say) raise InvalidOptionsError, which `except ValueError` catches too.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
+from typing import Any
 
 import grpc
 
@@ -32,6 +36,7 @@ __all__ = [
     "FailedPreconditionError",
     "InternalError",
     "InvalidArgumentError",
+    "InvalidOptionsError",
     "NotFoundError",
     "PermissionDeniedError",
     "PixpressError",
@@ -43,26 +48,57 @@ __all__ = [
 ]
 
 
+# Trailing metadata the server adds to an error: the action the call recorded, and the
+# seconds after which the same call may succeed (RESOURCE_EXHAUSTED by a rate limit, say).
+ACTION_ID_KEY = "pixpress-action-id"
+RETRY_AFTER_KEY = "pixpress-retry-after"
+
+
 class PixpressError(Exception):
-    """A call failed. `code` is the gRPC status, `message` the server's public message."""
+    """A call failed.
+
+    Attributes:
+        code: the gRPC status.
+        message: the server's public message (or the SDK's own).
+        action_id: the action that recorded the failed call (follow it with
+            `client.actions.wait`), "" when none was recorded.
+        retry_after: seconds after which the same call may succeed, when the server said
+            (RESOURCE_EXHAUSTED by a rate limit); else None.
+    """
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str, code: grpc.StatusCode | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: grpc.StatusCode | None = None,
+        *,
+        action_id: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        self.action_id = action_id
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         return self.message
 
-    def __reduce__(self) -> tuple[type[PixpressError], tuple[str, grpc.StatusCode]]:
-        return type(self), (self.message, self.code)
+    def __reduce__(
+        self,
+    ) -> tuple[type[PixpressError], tuple[str, grpc.StatusCode], dict[str, Any]]:
+        return type(self), (self.message, self.code), dict(self.__dict__)
 
 
 class InvalidArgumentError(PixpressError):
     code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class InvalidOptionsError(InvalidArgumentError, ValueError):
+    """An argument the SDK refused before any call: a quality out of range, an empty id, an
+    API key with a space inside, a missing CA file... Also a ValueError."""
 
 
 class UnauthenticatedError(PixpressError):
@@ -104,8 +140,7 @@ class WaitTimeoutError(DeadlineExceededError):
         action_id: str = "",
         last_action: Action | None = None,
     ) -> None:
-        super().__init__(message, code)
-        self.action_id = action_id
+        super().__init__(message, code, action_id=action_id)
         self.last_action = last_action
 
 
@@ -143,15 +178,54 @@ ERROR_CLASSES: Mapping[grpc.StatusCode, type[PixpressError]] = MappingProxyType(
 """The one mapping from status code to class; codes not listed raise PixpressError."""
 
 
-def error_for(code: grpc.StatusCode, message: str) -> PixpressError:
+def error_for(
+    code: grpc.StatusCode,
+    message: str,
+    *,
+    action_id: str = "",
+    retry_after: float | None = None,
+) -> PixpressError:
     """Build the PixpressError subclass for `code`, keeping the code even for unlisted ones."""
-    return ERROR_CLASSES.get(code, PixpressError)(message, code)
+    cls = ERROR_CLASSES.get(code, PixpressError)
+    return cls(message, code, action_id=action_id, retry_after=retry_after)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+
+
+def _seconds(text: str) -> float | None:
+    """A retry hint as a finite number of seconds ≥ 0; None if the server sent nonsense."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def metadata_details(metadata: Iterable[Any] | None) -> tuple[str, float | None]:
+    """(action id, retry-after seconds) from trailing metadata; ("", None) when absent."""
+    action_id, retry_after = "", None
+    for key, value in metadata or ():
+        if key == ACTION_ID_KEY:
+            action_id = _text(value)
+        elif key == RETRY_AFTER_KEY:
+            retry_after = _seconds(_text(value))
+    return action_id, retry_after
 
 
 def from_rpc_error(error: grpc.RpcError) -> PixpressError:
-    """Translate a grpc error (sync or aio) into the matching PixpressError."""
+    """Translate a grpc error (sync or aio) into the matching PixpressError, with the action
+    id and retry hint of its trailing metadata."""
     if isinstance(error, grpc.Call | grpc.aio.AioRpcError):
-        return error_for(error.code(), error.details() or error.code().name)
+        # Both kinds iterate as (key, value) pairs: a tuple (sync) or grpc.aio.Metadata.
+        action_id, retry_after = metadata_details(error.trailing_metadata())
+        return error_for(
+            error.code(),
+            error.details() or error.code().name,
+            action_id=action_id,
+            retry_after=retry_after,
+        )
     return error_for(grpc.StatusCode.UNKNOWN, str(error))
 
 

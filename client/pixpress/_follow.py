@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import grpc
 
-from pixpress._errors import PixpressError, WaitTimeoutError
+from pixpress._errors import InvalidOptionsError, PixpressError, WaitTimeoutError
 from pixpress._models import Action
 from pixpress._validation import check_id, check_timeout
 
@@ -40,7 +40,7 @@ _POLL_AGAIN = frozenset({grpc.StatusCode.UNAVAILABLE})
 
 
 class Follower:
-    """Deadline and last status of one watch; validates its arguments (ValueError)."""
+    """Deadline and last status of one watch; validates its arguments (InvalidOptionsError)."""
 
     def __init__(
         self,
@@ -53,7 +53,9 @@ class Follower:
         self._timeout = check_timeout("timeout", timeout)
         interval = check_timeout("poll_interval", poll_interval, allow_none=False)
         if not interval:
-            raise ValueError(f"Expected positive number for poll_interval but received {interval}")
+            raise InvalidOptionsError(
+                f"Expected positive number for poll_interval but received {interval}"
+            )
         self._poll_interval = interval
         self._clock = clock
         self._deadline = None if self._timeout is None else clock() + self._timeout

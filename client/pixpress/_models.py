@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -109,12 +110,73 @@ class ActionError:
     message: str
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def _stage_data(stage: Stage) -> dict[str, Any]:
+    return {
+        "name": stage.name,
+        "output_bytes": stage.output_bytes,
+        "milliseconds": stage.milliseconds,
+    }
+
+
+def _request_data(request: ActionRequest) -> dict[str, Any]:
+    return {
+        "quality": request.quality,
+        "keep_metadata": request.keep_metadata,
+        "input_asset_id": request.input_asset_id,
+        "input_size": request.input_size,
+        "input_format": request.input_format,
+        "store_output": request.store_output,
+    }
+
+
+def _response_data(response: ActionResponse | None) -> dict[str, Any] | None:
+    if response is None:
+        return None
+    return {
+        "format": response.format,
+        "output_size": response.output_size,
+        "width": response.width,
+        "height": response.height,
+        "frames": response.frames,
+        "kept_original": response.kept_original,
+        "kept_original_reason": response.kept_original_reason,
+        "output_asset_id": response.output_asset_id,
+        "stages": [_stage_data(stage) for stage in response.stages],
+    }
+
+
+def _error_data(error: ActionError | None) -> dict[str, str] | None:
+    return None if error is None else {"code": error.code, "message": error.message}
+
+
 @dataclass(frozen=True, slots=True)
-class Action:
+class Action(Mapping[str, Any]):
     """One Compress call (streamed or submitted) and its outcome.
 
     Exactly one of `response` (succeeded) or `error` (failed, cancelled) is set once the
     status is terminal; both are None before. Datetimes are UTC, None until they happen.
+
+    An action also reads as a read-only mapping of JSON values, the shape a REST API gives
+    (`action["status"]`, `action.get("response_data")`, `json.dumps(dict(action))`):
+
+        id, route_id, owner   str
+        status                str: "queued", "running", "succeeded", "failed", "cancelled"
+        request_data          dict: quality, keep_metadata, input_asset_id, input_size,
+                              input_format, store_output
+        response_data         dict once succeeded, else None: format, output_size, width,
+                              height, frames, kept_original, kept_original_reason,
+                              output_asset_id, stages (list of {name, output_bytes,
+                              milliseconds})
+        error                 dict {code, message} once failed or cancelled, else None
+        created_at, started_at, finished_at
+                              ISO 8601 UTC ("2025-01-02T03:04:05.123456Z"), or None
+
+    Each lookup builds a fresh value: changing a returned dict changes nothing. `str(action)`
+    (so `print(action)`) is that mapping as indented JSON; `repr` shows the fields.
     """
 
     id: str
@@ -127,6 +189,36 @@ class Action:
     created: datetime | None
     started: datetime | None
     finished: datetime | None
+
+    def __getitem__(self, key: str) -> Any:
+        view = _ACTION_VIEW.get(key)
+        if view is None:
+            raise KeyError(key)
+        return view(self)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ACTION_VIEW)
+
+    def __len__(self) -> int:
+        return len(_ACTION_VIEW)
+
+    def __str__(self) -> str:
+        return json.dumps(dict(self), indent=2)
+
+
+_ACTION_VIEW: dict[str, Callable[[Action], Any]] = {
+    "id": lambda a: a.id,
+    "route_id": lambda a: a.route_id,
+    "owner": lambda a: a.owner,
+    "status": lambda a: a.status.value,
+    "request_data": lambda a: _request_data(a.request),
+    "response_data": lambda a: _response_data(a.response),
+    "error": lambda a: _error_data(a.error),
+    "created_at": lambda a: _iso(a.created),
+    "started_at": lambda a: _iso(a.started),
+    "finished_at": lambda a: _iso(a.finished),
+}
+"""The keys of an action's mapping view, in order, and how each value is made."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +239,11 @@ class ActionPage:
 
     def __getitem__(self, index: int) -> Action:
         return self.actions[index]
+
+    def __str__(self) -> str:
+        """The page as indented JSON: {"actions": [each action's mapping], "next_page_token"}."""
+        data = {"actions": [dict(a) for a in self.actions], "next_page_token": self.next_page_token}
+        return json.dumps(data, indent=2)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
+from pixpress._convert import submit_compress_request
+from pixpress._errors import InvalidOptionsError
+from pixpress._follow import DEFAULT_POLL_INTERVAL
 from pixpress._models import Action, ActionPage, ActionStatus, Asset, RouteFields
-from pixpress._validation import check_body, check_id
+from pixpress._validation import check_body, check_bool, check_id, check_timeout
 
 if TYPE_CHECKING:
     from pixpress._async_client import AsyncClient
     from pixpress._client import Client
 
-__all__ = ["AsyncRoute", "InputAsset", "Route", "SubmitArguments", "submit_arguments"]
+__all__ = [
+    "AsyncRoute",
+    "InputAsset",
+    "Route",
+    "SubmitArguments",
+    "UseDeadline",
+    "submit_arguments",
+]
 
 InputAsset: TypeAlias = Mapping[str, str] | str | Asset
 """`{"assetId": ID, "assetType": "file"}`, an asset id, or an Asset."""
@@ -26,36 +37,37 @@ DEFAULT_PAGE_SIZE = 20
 
 
 class SubmitArguments(NamedTuple):
-    """What `use` passes to SubmitCompress; quality None lets the server apply its default."""
+    """What `use` passes to SubmitCompress; quality None lets the server apply its default,
+    input_asset_id None sends no input (the server records the action FAILED)."""
 
-    input_asset_id: str
+    input_asset_id: str | None
     quality: int | None
     keep_metadata: bool
 
 
-def input_asset_id(input_asset: InputAsset | None) -> str:
-    """The asset id from any accepted form of `input_asset` (ValueError otherwise)."""
+def input_asset_id(input_asset: InputAsset | None) -> str | None:
+    """The asset id from any accepted form of `input_asset`, None for None
+    (InvalidOptionsError for anything malformed)."""
     if input_asset is None:
-        raise ValueError(
-            "Expected an input asset ({'assetId': ID, 'assetType': 'file'}, an id or an Asset)"
-            " but received None"
-        )
+        return None
     if isinstance(input_asset, Asset):
         return input_asset.id
     if isinstance(input_asset, str):
         return check_id("input_asset", input_asset)
     if not isinstance(input_asset, Mapping):
-        raise ValueError(
+        raise InvalidOptionsError(
             f"Expected a mapping, id or Asset for input_asset but received {input_asset!r}"
         )
     unknown = sorted(set(input_asset) - _ASSET_KEYS)
     if unknown:
-        raise ValueError(
+        raise InvalidOptionsError(
             f"Unknown key {unknown[0]!r} in input_asset (expected: assetId, assetType)"
         )
     asset_type = input_asset.get("assetType", "file")
     if asset_type != "file":
-        raise ValueError(f"Expected 'file' for input_asset.assetType but received {asset_type!r}")
+        raise InvalidOptionsError(
+            f"Expected 'file' for input_asset.assetType but received {asset_type!r}"
+        )
     return check_id("input_asset.assetId", input_asset.get("assetId"))
 
 
@@ -66,7 +78,7 @@ def submit_arguments(
     values = check_body(body or {}, route.parameters, route.identifier or route.id)
     unsupported = sorted(set(values) - _SUBMITTABLE)
     if unsupported:
-        raise ValueError(
+        raise InvalidOptionsError(
             f"Parameter {unsupported[0]!r} of route {route.identifier} is not supported by"
             " this version of the pixpress SDK"
         )
@@ -79,6 +91,18 @@ def submit_arguments(
 
 def _field_values(fields: RouteFields) -> dict[str, Any]:
     return {f.name: getattr(fields, f.name) for f in dataclasses.fields(RouteFields)}
+
+
+class UseDeadline:
+    """`use`'s one timeout split between its calls: the submit, then the wait."""
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = check_timeout("timeout", timeout)
+        self._deadline = None if self.timeout is None else time.monotonic() + self.timeout
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative); None without a timeout."""
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,27 +120,48 @@ class Route(RouteFields):
         body: Mapping[str, Any] | None = None,
         input_asset: InputAsset | None = None,
         *,
+        wait: bool = True,
         timeout: float | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> Action:
-        """Submit work to this route; returns the QUEUED action at once.
+        """Submit work to this route and, by default, wait for it to end.
 
         Args:
             body: parameters, checked against `parameters` (e.g. {"quality": 85}); absent
                 ones take the route's defaults.
             input_asset: the stored input: {"assetId": ID, "assetType": "file"}, an id, or
-                an Asset (see `client.assets.upload`).
-            timeout: deadline in seconds for the call; None uses the client's.
+                an Asset (see `client.assets.upload`). Without one the server records the
+                action FAILED (INVALID_ARGUMENT, no input image) and that is what returns.
+            wait: True (default) returns the finished action; False returns the QUEUED
+                action at once (follow it with `client.actions.wait(action.id)`).
+            timeout: seconds for the whole of `use`: the submit call, then the wait. None
+                submits within the client's default deadline and waits as long as it takes.
+            poll_interval: seconds between polls if the watch stream breaks (see
+                `client.actions.watch`).
 
         Returns:
-            The action; follow it with `client.actions.wait(action.id)`.
+            The action: with wait, terminal: SUCCEEDED with `response` (`["response_data"]`),
+            or FAILED or CANCELLED with `error`; a failed compression is returned, not
+            raised.
 
         Raises:
-            ValueError: an unknown parameter, a bad value ("Expected integer between 1 and
-                100 for quality but received 150") or no input asset; before any call.
-            PixpressError: the server refused (NotFoundError for an unknown asset, ...).
+            InvalidOptionsError: an unknown parameter, a bad value ("Expected integer
+                between 1 and 100 for quality but received 150") or a malformed input_asset;
+                before any call (also a ValueError).
+            WaitTimeoutError: `timeout` passed before the action ended (`.action_id`,
+                `.last_action`).
+            PixpressError: the call itself was refused (UnauthenticatedError, NotFoundError
+                for an unknown asset, ResourceExhaustedError when the server is busy, ...).
         """
-        arguments = submit_arguments(self, body, input_asset)
-        return self.client.submit_compress(*arguments, timeout=timeout)
+        request = submit_compress_request(*submit_arguments(self, body, input_asset))
+        check_bool("wait", wait)
+        deadline = UseDeadline(timeout)
+        action = self.client._submit(request, deadline.remaining())
+        if not wait or action.status.is_terminal:
+            return action
+        return self.client.actions.wait(
+            action.id, timeout=deadline.remaining(), poll_interval=poll_interval
+        )
 
     def read_actions(
         self,
@@ -155,11 +200,20 @@ class AsyncRoute(RouteFields):
         body: Mapping[str, Any] | None = None,
         input_asset: InputAsset | None = None,
         *,
+        wait: bool = True,
         timeout: float | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> Action:
-        """Submit work to this route; see Route.use."""
-        arguments = submit_arguments(self, body, input_asset)
-        return await self.client.submit_compress(*arguments, timeout=timeout)
+        """Submit work to this route and, by default, wait for it to end; see Route.use."""
+        request = submit_compress_request(*submit_arguments(self, body, input_asset))
+        check_bool("wait", wait)
+        deadline = UseDeadline(timeout)
+        action = await self.client._submit(request, deadline.remaining())
+        if not wait or action.status.is_terminal:
+            return action
+        return await self.client.actions.wait(
+            action.id, timeout=deadline.remaining(), poll_interval=poll_interval
+        )
 
     async def read_actions(
         self,

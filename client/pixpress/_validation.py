@@ -1,9 +1,12 @@
-"""Argument checks done before any call, raising ValueError in sharp's one message shape."""
+"""Argument checks done before any call, raising InvalidOptionsError (a ValueError too) in
+sharp's one message shape."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from pixpress._errors import InvalidOptionsError
 
 __all__ = [
     "check_body",
@@ -19,19 +22,19 @@ MAX_QUALITY = 100
 
 
 def check_int_between(name: str, value: object, low: int, high: int) -> int:
-    """Return `value` if it is an int in low..high, else raise ValueError
+    """Return `value` if it is an int in low..high, else raise InvalidOptionsError
     ("Expected integer between 1 and 100 for quality but received 150")."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(
+        raise InvalidOptionsError(
             f"Expected integer between {low} and {high} for {name} but received {value!r}"
         )
     return value
 
 
 def check_bool(name: str, value: object) -> bool:
-    """Return `value` if it is a bool, else raise ValueError."""
+    """Return `value` if it is a bool, else raise InvalidOptionsError."""
     if not isinstance(value, bool):
-        raise ValueError(f"Expected boolean for {name} but received {value!r}")
+        raise InvalidOptionsError(f"Expected boolean for {name} but received {value!r}")
     return value
 
 
@@ -41,9 +44,9 @@ def check_quality(quality: object) -> int:
 
 
 def check_id(name: str, value: object) -> str:
-    """Return `value` if it is a non-empty string (an id), else raise ValueError."""
+    """Return `value` if it is a non-empty string (an id), else raise InvalidOptionsError."""
     if not isinstance(value, str) or not value:
-        raise ValueError(f"Expected non-empty string for {name} but received {value!r}")
+        raise InvalidOptionsError(f"Expected non-empty string for {name} but received {value!r}")
     return value
 
 
@@ -52,7 +55,7 @@ def check_timeout(name: str, value: object, *, allow_none: bool = True) -> float
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"Expected non-negative number for {name} but received {value!r}")
+        raise InvalidOptionsError(f"Expected non-negative number for {name} but received {value!r}")
     return float(value)
 
 
@@ -63,16 +66,16 @@ def _check_value(name: str, value: object, schema: Mapping[str, Any]) -> None:
         if low is not None and high is not None:
             check_int_between(name, value, low, high)
         elif isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"Expected integer for {name} but received {value!r}")
+            raise InvalidOptionsError(f"Expected integer for {name} but received {value!r}")
         elif (low is not None and value < low) or (high is not None and value > high):
             bound = f"at least {low}" if high is None else f"at most {high}"
-            raise ValueError(f"Expected integer {bound} for {name} but received {value!r}")
+            raise InvalidOptionsError(f"Expected integer {bound} for {name} but received {value!r}")
     elif kind == "boolean":
         check_bool(name, value)
     elif kind == "string" and not isinstance(value, str):
-        raise ValueError(f"Expected string for {name} but received {value!r}")
+        raise InvalidOptionsError(f"Expected string for {name} but received {value!r}")
     elif kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ValueError(f"Expected number for {name} but received {value!r}")
+        raise InvalidOptionsError(f"Expected number for {name} but received {value!r}")
 
 
 def check_body(
@@ -80,14 +83,16 @@ def check_body(
 ) -> dict[str, Any]:
     """Check a route's body against its parameter schema (name → {"type", "minimum", ...}).
 
-    Returns the body as a dict; raises ValueError for an unknown key, a value of the wrong
+    Returns the body as a dict; raises InvalidOptionsError for an unknown key, a value of the wrong
     type, or an integer out of its bounds.
     """
     if not isinstance(body, Mapping):
-        raise ValueError(f"Expected a mapping for body but received {body!r}")
+        raise InvalidOptionsError(f"Expected a mapping for body but received {body!r}")
     for name, value in body.items():
         if name not in parameters:
             expected = ", ".join(sorted(parameters)) or "none"
-            raise ValueError(f"Unknown parameter {name!r} for route {route} (expected: {expected})")
+            raise InvalidOptionsError(
+                f"Unknown parameter {name!r} for route {route} (expected: {expected})"
+            )
         _check_value(name, value, parameters[name])
     return dict(body)

@@ -25,12 +25,13 @@ from rich.table import Table
 
 from pixpress._client import Client
 from pixpress._config import API_KEY_ENV, DEFAULT_TARGET, TARGET_ENV
-from pixpress._errors import PixpressError
+from pixpress._errors import InvalidOptionsError, PixpressError
 from pixpress._files import temporary_sibling
 from pixpress._models import Action, ActionStatus
 from pixpress._plan import IMAGE_EXTENSIONS, Job, PlanError, plan_jobs, walk_images
 from pixpress._render import action_block, action_line, asset_line, route_block, to_json
 from pixpress._results import CompressResult
+from pixpress._tls import TLS_CA_ENV, read_certificates
 from pixpress._validation import check_int_between, check_quality
 
 __all__ = ["build_parser", "main"]
@@ -125,6 +126,19 @@ def _connection_options() -> argparse.ArgumentParser:
         default=None,
         help=f"API key sent as a bearer token (env {API_KEY_ENV})",
     )
+    parent.add_argument(
+        "--tls",
+        action="store_true",
+        default=None,
+        help="connect with TLS, trusting the system's CA roots",
+    )
+    parent.add_argument(
+        "--tls-ca",
+        type=Path,
+        metavar="PATH",
+        default=None,
+        help=f"connect with TLS, trusting the CA certificates in this PEM file (env {TLS_CA_ENV})",
+    )
     return parent
 
 
@@ -135,7 +149,13 @@ def _json_option() -> argparse.ArgumentParser:
 
 
 def _open_client(args: argparse.Namespace) -> Client:
-    return Client(args.server, api_key=args.api_key)
+    """The client of the connection options; a bad key or CA file is a usage error (exit 2)."""
+    try:
+        ca = None if args.tls_ca is None else read_certificates(args.tls_ca, "--tls-ca")
+        return Client(args.server, api_key=args.api_key, tls=args.tls, root_certificates=ca)
+    except InvalidOptionsError as error:
+        parser: argparse.ArgumentParser = args.parser
+        parser.error(str(error))  # exits 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -460,12 +480,12 @@ def _run_platform(
     try:
         with _open_client(args) as client:
             return handler(client, args)
-    except (PixpressError, OSError) as error:
-        print(error_line(error), file=sys.stderr)
-        return EXIT_FAILURES
     except ValueError as error:  # an argument the SDK rejected before any call
         parser: argparse.ArgumentParser = args.parser
         parser.error(str(error))  # exits 2
+    except (PixpressError, OSError) as error:
+        print(error_line(error), file=sys.stderr)
+        return EXIT_FAILURES
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 

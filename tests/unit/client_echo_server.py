@@ -1,9 +1,10 @@
 """A tiny in-process CompressService for the SDK and CLI tests: it returns the input reversed.
 
-An input starting with b"ABORT <STATUS_NAME> <message>" makes it abort with that status instead;
-one starting with b"KEEP" comes back unchanged with kept_original set. The action id comes
-first (`send_action_id = False` imitates an older server that starts with the result); a
-stored input asset ID reads as the bytes b"asset:ID".
+An input starting with b"ABORT <STATUS_NAME> <message>" makes it abort with that status
+instead, after the action id and with `abort_metadata` as trailing metadata; one starting
+with b"KEEP" comes back unchanged with kept_original set. The action id comes first
+(`send_action_id = False` imitates an older server that starts with the result); a stored
+input asset ID reads as the bytes b"asset:ID".
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
     def __init__(self) -> None:
         self.calls: list[Seen] = []
         self.send_action_id = True
+        self.abort_metadata: tuple[tuple[str, str], ...] = ()
         self._lock = threading.Lock()
 
     def input_bytes(self, options: pb.CompressOptions, context) -> bytes:
@@ -58,8 +60,13 @@ class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
         data = b"".join(pieces)
         if seen.options.input_asset_id:
             data = self.input_bytes(seen.options, context)
+        action_id = f"action-{len(self.calls)}"
+        if self.send_action_id:
+            yield pb.CompressResponse(action_id=action_id)
         if data.startswith(b"ABORT "):
             _, status, message = data.decode().split(" ", 2)
+            if self.abort_metadata:
+                context.set_trailing_metadata(self.abort_metadata)
             context.abort(grpc.StatusCode[status], message)
         quality = seen.options.quality if seen.options.HasField("quality") else 80
         image_format = (
@@ -67,9 +74,6 @@ class EchoServicer(compress_pb2_grpc.CompressServiceServicer):
         )
         kept = data.startswith(b"KEEP")
         output = data if kept else data[::-1]
-        action_id = f"action-{len(self.calls)}"
-        if self.send_action_id:
-            yield pb.CompressResponse(action_id=action_id)
         yield pb.CompressResponse(
             result=pb.CompressResult(
                 format=image_format,

@@ -32,6 +32,7 @@ ROUTE_IDENTIFIER = "pixpress/compress-an-image"
 OWNER = "owner-1"
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 DOWNLOAD_CHUNK = 64 * 1024
+NO_INPUT_MESSAGE = "no input image: pass input_asset={'assetId': ID, 'assetType': 'file'}"
 
 QUEUED = actions_pb.ACTION_STATUS_QUEUED
 RUNNING = actions_pb.ACTION_STATUS_RUNNING
@@ -99,6 +100,11 @@ class PlatformState:
 
     def methods(self) -> list[str]:
         return [method for method, _, _ in self.calls]
+
+    def last(self, method: str) -> tuple[object, dict[str, str]]:
+        """The request and metadata of the last call of `method`."""
+        request, metadata = next((r, m) for name, r, m in reversed(self.calls) if name == method)
+        return request, metadata
 
     def add_asset(self, data: bytes) -> assets_pb.Asset:
         image_format = (
@@ -205,13 +211,16 @@ class FakeCompress(EchoServicer):
         return self.state.assets[options.input_asset_id][1]
 
     def SubmitCompress(self, request: pb.SubmitCompressRequest, context):
+        """As the server: no input asset is a FAILED action (returned), an unknown one an
+        error of the call."""
         self.state.record("SubmitCompress", request, context)
         asset_id = request.options.input_asset_id
-        if not asset_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "input_asset_id is required")
-        if asset_id not in self.state.assets:
+        if asset_id and asset_id not in self.state.assets:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no asset {asset_id}")
         action = self.state.add_action(input_asset_id=asset_id)
+        if not asset_id:
+            action = self.state.apply(action.id, FAILED)
+            action.error.message = NO_INPUT_MESSAGE
         if request.options.HasField("quality"):
             action.request.quality = request.options.quality
         action.request.keep_metadata = request.options.keep_metadata

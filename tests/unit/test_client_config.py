@@ -44,6 +44,59 @@ def test_api_key_resolution(argument, environ, expected):
     assert resolve_api_key(argument, environ) == expected
 
 
+@pytest.mark.parametrize(
+    ("argument", "environ", "expected"),
+    [
+        ("k1\n", {}, "k1"),
+        ("  k1 \r\n", {"PIXPRESS_API_KEY": "k2"}, "k1"),
+        (None, {"PIXPRESS_API_KEY": "k2\n"}, "k2"),
+        (" \n", {"PIXPRESS_API_KEY": "\tk2"}, "k2"),
+        (None, {"PIXPRESS_API_KEY": " \n"}, None),
+    ],
+)
+def test_whitespace_around_the_key_is_dropped(argument, environ, expected):
+    assert resolve_api_key(argument, environ) == expected
+
+
+SECRET = "pxp_abcdef_SECRETSECRET"
+
+
+@pytest.mark.parametrize(
+    ("key", "flaw", "position"),
+    [
+        (SECRET[:6] + " " + SECRET[6:], "whitespace", 7),
+        (SECRET[:6] + "\n" + SECRET[6:], "whitespace", 7),
+        (SECRET + "\x00", "a control character", len(SECRET) + 1),
+        (SECRET[:3] + "\x7f" + SECRET[3:], "a control character", 4),
+        ("é" + SECRET, "a non-ASCII character", 1),
+    ],
+)
+@pytest.mark.parametrize("source", ["argument", "env"])
+def test_a_key_with_whitespace_or_control_characters_inside_is_refused(key, flaw, position, source):
+    argument, environ = (key, {}) if source == "argument" else (None, {"PIXPRESS_API_KEY": key})
+    with pytest.raises(pixpress.InvalidOptionsError) as caught:
+        resolve_api_key(argument, environ)
+    message = str(caught.value)
+    named = "the api_key argument" if source == "argument" else "PIXPRESS_API_KEY"
+    assert message.startswith(f"The API key from {named} contains {flaw} at character {position}")
+    assert "SECRET" not in message and "pxp_" not in message  # never echoes the key
+    assert isinstance(caught.value, ValueError)
+
+
+def test_a_key_that_is_not_a_string_is_refused():
+    with pytest.raises(pixpress.InvalidOptionsError, match="received bytes"):
+        resolve_api_key(b"key", {})  # type: ignore[arg-type]
+
+
+def test_client_strips_the_key_it_sends(monkeypatch):
+    monkeypatch.setenv("PIXPRESS_API_KEY", "from-env\n")
+    with pixpress.Client("localhost:1") as client:
+        assert client._settings.metadata == (("authorization", "Bearer from-env"),)
+    monkeypatch.setenv("PIXPRESS_API_KEY", "a b")
+    with pytest.raises(pixpress.InvalidOptionsError, match="PIXPRESS_API_KEY contains whitespace"):
+        pixpress.Client("localhost:1")
+
+
 def test_settings_metadata_carries_the_key_as_bearer():
     with_key = Settings.resolve(
         None,
@@ -88,7 +141,8 @@ def test_messages_stay_within_4_mib_and_above_the_chunk(chunk_size):
 
 @pytest.mark.parametrize("chunk_size", [0, -1, MAX_CHUNK_SIZE + 1, 1.5, True])
 def test_bad_chunk_size(chunk_size):
-    with pytest.raises(ValueError, match=f"for chunk_size but received {chunk_size!r}"):
+    message = f"for chunk_size but received {chunk_size!r}"
+    with pytest.raises(pixpress.InvalidOptionsError, match=message):
         pixpress.Client("localhost:1", chunk_size=chunk_size)
 
 
@@ -105,7 +159,7 @@ def test_bad_chunk_size(chunk_size):
     ],
 )
 def test_quality_validation_message(quality, message):
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(pixpress.InvalidOptionsError) as caught:
         compress_options(quality, False)
     assert str(caught.value) == message
 

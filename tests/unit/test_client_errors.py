@@ -7,7 +7,13 @@ import pickle
 import grpc
 import pixpress
 import pytest
-from pixpress._errors import ERROR_CLASSES, error_for, from_rpc_error, translating_rpc_errors
+from pixpress._errors import (
+    ERROR_CLASSES,
+    error_for,
+    from_rpc_error,
+    metadata_details,
+    translating_rpc_errors,
+)
 
 EXPECTED = {
     grpc.StatusCode.INVALID_ARGUMENT: pixpress.InvalidArgumentError,
@@ -26,8 +32,8 @@ EXPECTED = {
 class FakeRpcError(grpc.RpcError, grpc.Call):
     """Just enough of a failed sync call for from_rpc_error."""
 
-    def __init__(self, code: grpc.StatusCode, details: str | None) -> None:
-        self._code, self._details = code, details
+    def __init__(self, code: grpc.StatusCode, details: str | None, trailing=()) -> None:
+        self._code, self._details, self._trailing = code, details, trailing
 
     def code(self):
         return self._code
@@ -39,7 +45,7 @@ class FakeRpcError(grpc.RpcError, grpc.Call):
         return ()
 
     def trailing_metadata(self):
-        return ()
+        return self._trailing
 
     def is_active(self):
         return False
@@ -87,9 +93,55 @@ def test_subclass_built_directly_has_its_code():
 
 
 def test_errors_survive_pickling():
-    error = error_for(grpc.StatusCode.ABORTED, "aborted")
+    error = error_for(grpc.StatusCode.ABORTED, "aborted", action_id="a-1", retry_after=2.5)
     copy = pickle.loads(pickle.dumps(error))
     assert (type(copy), copy.code, copy.message) == (pixpress.PixpressError, error.code, "aborted")
+    assert (copy.action_id, copy.retry_after) == ("a-1", 2.5)
+    timeout = pickle.loads(pickle.dumps(pixpress.WaitTimeoutError("late", action_id="a-2")))
+    assert (timeout.action_id, timeout.last_action, timeout.code.name) == (
+        "a-2",
+        None,
+        "DEADLINE_EXCEEDED",
+    )
+
+
+def test_every_error_has_action_id_and_retry_after():
+    error = pixpress.NotFoundError("no such asset")
+    assert (error.action_id, error.retry_after) == ("", None)
+
+
+def test_invalid_options_is_an_invalid_argument_and_a_value_error():
+    error = pixpress.InvalidOptionsError("Expected integer between 1 and 100 for quality")
+    assert isinstance(error, pixpress.InvalidArgumentError)
+    assert isinstance(error, ValueError)
+    assert error.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert "InvalidOptionsError" in pixpress._errors.__doc__
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        (None, ("", None)),
+        ((), ("", None)),
+        ((("pixpress-action-id", "a-1"),), ("a-1", None)),
+        ((("pixpress-retry-after", "0.250"),), ("", 0.25)),
+        ((("pixpress-retry-after", b"2"), ("pixpress-action-id", b"a-2")), ("a-2", 2.0)),
+        ((("pixpress-retry-after", "-1"),), ("", None)),
+        ((("pixpress-retry-after", "nan"),), ("", None)),
+        ((("pixpress-retry-after", "inf"),), ("", None)),
+        ((("pixpress-retry-after", "soon"),), ("", None)),
+        ((("other", "x"),), ("", None)),
+    ],
+)
+def test_metadata_details(metadata, expected):
+    assert metadata_details(metadata) == expected
+
+
+def test_translation_reads_the_trailing_metadata():
+    trailing = (("pixpress-action-id", "a-9"), ("pixpress-retry-after", "1.5"))
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "busy", trailing))
+    assert isinstance(error, pixpress.ResourceExhaustedError)
+    assert (error.action_id, error.retry_after) == ("a-9", 1.5)
 
 
 def test_translation_keeps_code_and_details_and_chains():

@@ -15,6 +15,7 @@ from pixpress import ActionStatus
 from tests.unit.client_platform_fakes import (
     CANCELLED,
     FAILED,
+    NO_INPUT_MESSAGE,
     QUEUED,
     ROUTE_ID,
     ROUTE_IDENTIFIER,
@@ -96,21 +97,80 @@ def test_unknown_route_is_not_found(client):
         client.routes.retrieve("nobody/nothing")
 
 
-def test_route_use_submits_and_returns_the_queued_action(client, state, asset):
+def test_route_use_submits_waits_and_returns_the_finished_action(client, state, asset):
     route = client.routes.retrieve(ROUTE_IDENTIFIER)
     action = route.use(body={"quality": 85}, input_asset={"assetId": asset.id, "assetType": "file"})
-    assert action.status is ActionStatus.QUEUED
-    assert not action.status.is_terminal
+    assert action.status is ActionStatus.SUCCEEDED
+    assert action["status"] == "succeeded" and action["response_data"]["output_asset_id"]
     assert (action.route_id, action.request.quality, action.request.input_asset_id) == (
         ROUTE_ID,
         85,
         asset.id,
     )
-    _, request, metadata = state.calls[-1]
+    assert state.methods()[-2:] == ["SubmitCompress", "WatchAction"]
+    request, metadata = state.last("SubmitCompress")
     assert request.options.quality == 85
     assert request.options.input_asset_id == asset.id
     assert request.options.store_output is True
     assert metadata["authorization"] == "Bearer secret"
+    assert state.last("WatchAction")[0].id == action.id
+
+
+def test_route_use_without_wait_returns_the_queued_action(client, state, asset):
+    route = client.routes.retrieve(ROUTE_IDENTIFIER)
+    action = route.use(body={"quality": 85}, input_asset=asset, wait=False)
+    assert action.status is ActionStatus.QUEUED and not action.status.is_terminal
+    assert action["response_data"] is None
+    assert state.methods()[-1] == "SubmitCompress"
+    assert client.actions.wait(action.id).status is ActionStatus.SUCCEEDED
+
+
+def test_route_use_returns_a_failed_action_rather_than_raising(client, state, asset):
+    state.watch_mode = "break"  # the wait polls: it still ends on the terminal status
+    route = client.routes.retrieve(ROUTE_IDENTIFIER)
+    state.add_action = _failing(state.add_action)
+    action = route.use(input_asset=asset, poll_interval=0.01)
+    assert action.status is ActionStatus.FAILED
+    assert action["error"] == {"code": "INVALID_ARGUMENT", "message": "corrupt"}
+    assert action.get("response_data") is None
+
+
+def _failing(add_action):
+    """Wrap PlatformState.add_action so the next actions run to FAILED."""
+
+    def add(*args, **kwargs):
+        return add_action(*args, **{**kwargs, "script": [RUNNING, FAILED]})
+
+    return add
+
+
+def test_route_use_without_an_input_asset_returns_the_failed_action(client, state):
+    route = client.routes.retrieve(ROUTE_IDENTIFIER)
+    action = route.use(body={"quality": 85})
+    assert action.status is ActionStatus.FAILED
+    assert action.error == pixpress.ActionError("INVALID_ARGUMENT", NO_INPUT_MESSAGE)
+    request, _ = state.last("SubmitCompress")
+    assert request.options.input_asset_id == "" and request.options.quality == 85
+    assert "WatchAction" not in state.methods()  # already terminal: nothing to wait for
+
+
+def test_route_use_timeout_bounds_the_wait(client, state, asset):
+    state.watch_mode = "end"
+    state.add_action = _stuck(state.add_action)
+    route = client.routes.retrieve(ROUTE_IDENTIFIER)
+    with pytest.raises(pixpress.WaitTimeoutError) as caught:
+        route.use(input_asset=asset, timeout=0.3, poll_interval=0.05)
+    request, _ = state.last("SubmitCompress")
+    assert caught.value.action_id == next(reversed(state.actions))
+    assert caught.value.last_action.status is ActionStatus.RUNNING
+    assert request.options.input_asset_id == asset.id
+
+
+def _stuck(add_action):
+    def add(*args, **kwargs):
+        return add_action(*args, **{**kwargs, "script": [RUNNING] * 1000})
+
+    return add
 
 
 @pytest.mark.parametrize("form", ["id", "asset", "mapping-without-type"])
@@ -122,7 +182,8 @@ def test_route_use_accepts_every_input_asset_form(client, state, asset, form):
     }[form]
     action = client.routes.retrieve(ROUTE_ID).use(input_asset=input_asset)
     assert action.request.input_asset_id == asset.id
-    assert not state.calls[-1][1].options.HasField("quality")  # the route's default applies
+    request, _ = state.last("SubmitCompress")
+    assert not request.options.HasField("quality")  # the route's default applies
 
 
 @pytest.mark.parametrize(
@@ -138,19 +199,20 @@ def test_route_use_accepts_every_input_asset_form(client, state, asset, form):
         ({"quality": True}, "a", "for quality but received True"),
         ({"keep_metadata": 1}, "a", "Expected boolean for keep_metadata but received 1"),
         ({"qualty": 80}, "a", "Unknown parameter 'qualty' for route pixpress/compress-an-image"),
-        ({}, None, "Expected an input asset"),
         ({}, "", "Expected non-empty string for input_asset but received ''"),
         ({}, {"assetId": "a", "assetType": "url"}, "Expected 'file' for input_asset.assetType"),
         ({}, {"asset_id": "a"}, "Unknown key 'asset_id' in input_asset"),
         ({}, {"assetType": "file"}, "for input_asset.assetId but received None"),
         ({}, 42, "for input_asset but received 42"),
+        ({"quality": 85}, {"assetId": None}, "for input_asset.assetId but received None"),
     ],
 )
 def test_route_use_validates_before_any_call(client, state, body, input_asset, message):
     route = client.routes.retrieve(ROUTE_IDENTIFIER)
     before = len(state.calls)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(pixpress.InvalidOptionsError, match=message) as caught:
         route.use(body=body, input_asset=input_asset)
+    assert isinstance(caught.value, ValueError) and caught.value.action_id == ""
     assert len(state.calls) == before
 
 

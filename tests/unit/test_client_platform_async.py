@@ -10,6 +10,7 @@ from pixpress import ActionStatus
 
 from tests.unit.client_platform_fakes import (
     FAILED,
+    NO_INPUT_MESSAGE,
     ROUTE_ID,
     ROUTE_IDENTIFIER,
     RUNNING,
@@ -45,12 +46,34 @@ async def test_route_use_and_read_actions(client, state):
     assert isinstance(route, pixpress.AsyncRoute)
     assert (route.id, route.metadata["parameters"]["quality"]["maximum"]) == (ROUTE_ID, 100)
     action = await route.use(body={"quality": 85, "keep_metadata": True}, input_asset=asset)
-    assert action.status is ActionStatus.QUEUED
+    assert action.status is ActionStatus.SUCCEEDED and action["status"] == "succeeded"
     assert (action.request.quality, action.request.keep_metadata) == (85, True)
+    assert state.methods()[-2:] == ["SubmitCompress", "WatchAction"]
+    queued = await route.use(input_asset=asset, wait=False)
+    assert queued.status is ActionStatus.QUEUED
+    assert state.methods()[-1] == "SubmitCompress"
     page = await route.read_actions()
-    assert [a.id for a in page] == [action.id]
-    with pytest.raises(ValueError, match="Expected integer between 1 and 100 for quality"):
+    assert [a.id for a in page] == [queued.id, action.id]
+    with pytest.raises(pixpress.InvalidOptionsError, match="Expected integer between 1 and 100"):
         await route.use(body={"quality": 150}, input_asset=asset)
+
+
+async def test_route_use_without_an_input_asset_returns_the_failed_action(client, state):
+    route = await client.routes.retrieve(ROUTE_ID)
+    action = await route.use(body={"quality": 85})
+    assert action.status is ActionStatus.FAILED
+    assert action["error"] == {"code": "INVALID_ARGUMENT", "message": NO_INPUT_MESSAGE}
+
+
+async def test_route_use_timeout_bounds_the_wait(client, state):
+    asset = await client.assets.upload(b"image bytes")
+    state.watch_mode = "end"
+    add_action = state.add_action
+    state.add_action = lambda *a, **k: add_action(*a, **{**k, "script": [RUNNING] * 1000})
+    route = await client.routes.retrieve(ROUTE_ID)
+    with pytest.raises(pixpress.WaitTimeoutError) as caught:
+        await route.use(input_asset=asset, timeout=0.3, poll_interval=0.05)
+    assert caught.value.action_id == next(reversed(state.actions))
 
 
 async def test_upload_path_download_delete(tmp_path, client, state):

@@ -164,3 +164,59 @@ def test_kept_original_is_reported(target):
     assert result.kept_original_reason == "not smaller"
     assert result.data == b"KEEP these bytes"
     assert result.saved_ratio == 0.0
+
+
+def test_an_error_carries_the_action_id_streamed_first(target, servicer):
+    with pixpress.Client(target) as client, pytest.raises(pixpress.InvalidArgumentError) as caught:
+        client.compress(b"ABORT INVALID_ARGUMENT not an image")
+    assert caught.value.action_id == f"action-{len(servicer.calls)}"
+    assert caught.value.retry_after is None
+
+
+@pytest.fixture
+def abort_metadata(servicer):
+    """Trailing metadata for the echo server's aborts, reset after the test."""
+
+    def set_metadata(*pairs: tuple[str, str]) -> None:
+        servicer.abort_metadata = pairs
+
+    yield set_metadata
+    servicer.abort_metadata = ()
+
+
+def test_trailing_metadata_gives_action_id_and_retry_after(target, servicer, abort_metadata):
+    abort_metadata(("pixpress-action-id", "from-trailer"), ("pixpress-retry-after", "1.250"))
+    with (
+        pixpress.Client(target) as client,
+        pytest.raises(pixpress.ResourceExhaustedError) as caught,
+    ):
+        client.compress(b"ABORT RESOURCE_EXHAUSTED slow down")
+    # the server's own word wins over the id streamed first
+    assert (caught.value.action_id, caught.value.retry_after) == ("from-trailer", 1.25)
+    servicer.send_action_id = False
+    abort_metadata(("pixpress-retry-after", "soon"))
+    try:
+        with pixpress.Client(target) as client, pytest.raises(pixpress.PixpressError) as caught:
+            client.compress(b"ABORT RESOURCE_EXHAUSTED slow down")
+    finally:
+        servicer.send_action_id = True
+    assert (caught.value.action_id, caught.value.retry_after) == ("", None)  # nonsense hint
+
+
+async def test_async_errors_carry_action_id_and_retry_after(target, servicer, abort_metadata):
+    abort_metadata(("pixpress-retry-after", "3"))
+    async with pixpress.AsyncClient(target) as client:
+        with pytest.raises(pixpress.ResourceExhaustedError) as caught:
+            await client.compress(b"ABORT RESOURCE_EXHAUSTED busy")
+    assert caught.value.action_id == f"action-{len(servicer.calls)}"
+    assert caught.value.retry_after == 3.0
+
+
+def test_a_key_with_a_trailing_newline_is_sent_stripped(target, servicer, monkeypatch):
+    monkeypatch.setenv("PIXPRESS_API_KEY", "from-env\n")  # as `$(keys create)` in Python gives
+    with pixpress.Client(target) as client:
+        client.compress(b"abc")
+    assert servicer.calls[-1].metadata["authorization"] == "Bearer from-env"
+    with pixpress.Client(target, api_key=" explicit\r\n") as client:
+        client.compress(b"abc")
+    assert servicer.calls[-1].metadata["authorization"] == "Bearer explicit"
