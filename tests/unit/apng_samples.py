@@ -156,6 +156,12 @@ def _swap_frames(data: bytes) -> bytes:
     return build(parts[:a] + parts[b : b + 2] + parts[a:b] + parts[b + 2 :])
 
 
+def _fctl_first(data: bytes) -> bytes:
+    parts = chunks(data)
+    i = index_of(parts, b"acTL")
+    return build([*parts[:i], parts[i + 1], parts[i], *parts[i + 2 :]])
+
+
 def _drop_fdat(data: bytes) -> bytes:
     parts = chunks(data)
     i = index_of(parts, b"fdAT", 1)
@@ -253,6 +259,7 @@ DAMAGES = (
         lambda data: _insert(data, b"fcTL", b"acTL", struct.pack(">II", 4, 0)),
         r"corrupt apng: second acTL chunk",
     ),
+    Damage("fctl-before-actl", _fctl_first, r"corrupt apng: fcTL chunk before acTL"),
     Damage("missing-fdat", _drop_fdat, r"corrupt apng: frame 2 has no fdAT data"),
     Damage("truncated-fdat", _truncate_in_fdat, r"corrupt apng: fdAT chunk at byte \d+ truncated"),
     Damage(

@@ -94,7 +94,7 @@ def _chunks(data: bytes, *, check_crc: bool) -> Iterator[_Chunk]:
             raise corrupt(f"truncated chunk header at byte {pos}")
         length = int.from_bytes(data[pos : pos + 4], "big")
         chunk_type = data[pos + 4 : pos + 8]
-        if not chunk_type.isalpha() or not chunk_type.isascii():
+        if not chunk_type.isalpha():  # ASCII letters only, for bytes
             raise corrupt(f"invalid chunk type {chunk_type!r} at byte {pos}")
         name = chunk_type.decode("ascii")
         if length > _MAX_UINT:
@@ -242,6 +242,8 @@ class _Reader:
         assert self.ihdr is not None
         if length != 26:
             raise corrupt(f"fcTL length {length}, expected 26")
+        if b"acTL" not in self.seen:
+            raise corrupt("fcTL chunk before acTL")
         self._next_sequence(chunk)
         number = len(self.frames)
         if number >= self.declared_frames:
