@@ -32,19 +32,24 @@ from pixpress_server.actions import ActionTracker
 from pixpress_server.admission import MemoryBudget, RequestQueue
 from pixpress_server.auth import commands as key_commands
 from pixpress_server.auth.authenticator import Authenticator
+from pixpress_server.auth.gate import Gate
 from pixpress_server.auth.interceptor import AuthInterceptor
 from pixpress_server.blobs import BlobStore
 from pixpress_server.compression import Compressor
+from pixpress_server.filemodes import restrict_new_files, tighten
 from pixpress_server.page_tokens import PageTokens, load_or_create_secret
 from pixpress_server.processing.model import Limits
+from pixpress_server.ratelimit import FailureWindow, TokenBuckets
 from pixpress_server.routes import Route, RouteLimits, Visibility
 from pixpress_server.servicers.actions import ActionServicer
 from pixpress_server.servicers.assets import AssetServicer
 from pixpress_server.servicers.compress import CompressServicer
+from pixpress_server.servicers.malformed import MalformedRequestInterceptor
 from pixpress_server.servicers.routes import RouteServicer
 from pixpress_server.settings import Settings, SettingsError
 from pixpress_server.spool import Spool
 from pixpress_server.store.sqlite import SqliteStore
+from pixpress_server.tls import server_credentials
 from pixpress_server.workers.pool import WorkerPool
 
 logger = logging.getLogger("pixpress_server")
@@ -58,6 +63,10 @@ SERVICE_NAMES = (
     reflection.SERVICE_NAME,
 )
 _MESSAGE_LIMIT = 4 * 1024 * 1024
+# Streams one connection may have open at once (HTTP/2 SETTINGS; more wait client-side),
+# and how long a connection without any call stays open: idle connections cost a socket each.
+_STREAMS_PER_CONNECTION = 100
+_IDLE_CONNECTION_MS = 5 * 60 * 1000
 
 
 def display_address(host: str, port: int) -> str:
@@ -73,8 +82,22 @@ def build_route(settings: Settings) -> Route:
     )
 
 
+def build_interceptors(settings: Settings, store: SqliteStore) -> list[grpc.aio.ServerInterceptor]:
+    """Malformed requests are INVALID_ARGUMENT always; keys, throttle, rate unless auth is off."""
+    malformed = MalformedRequestInterceptor()
+    if settings.insecure_no_auth:
+        return [malformed]
+    rates = (
+        TokenBuckets(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+    )
+    gate = Gate(Authenticator(store), FailureWindow(settings.max_auth_failures), rates)
+    return [AuthInterceptor(gate), malformed]  # the first one listed runs first
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain in-flight requests and return."""
+    credentials = server_credentials(settings)  # bad TLS files stop us before anything starts
+    tighten(settings.data_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -94,13 +117,14 @@ async def serve(settings: Settings) -> None:
     pool = WorkerPool(settings.workers, settings.log_level, settings.threads_per_worker)
     await pool.start()
 
-    interceptors = [] if settings.insecure_no_auth else [AuthInterceptor(Authenticator(store))]
     server = grpc.aio.server(
-        interceptors=interceptors,
+        interceptors=build_interceptors(settings, store),
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
             ("grpc.max_send_message_length", _MESSAGE_LIMIT),
             ("grpc.so_reuseport", 0),
+            ("grpc.max_concurrent_streams", _STREAMS_PER_CONNECTION),
+            ("grpc.max_connection_idle_ms", _IDLE_CONNECTION_MS),
         ],
     )
     queue = RequestQueue(settings.max_queue)
@@ -127,7 +151,12 @@ async def serve(settings: Settings) -> None:
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
     try:
-        port = server.add_insecure_port(display_address(settings.host, settings.port))
+        listen = display_address(settings.host, settings.port)
+        port = (
+            server.add_insecure_port(listen)
+            if credentials is None
+            else server.add_secure_port(listen, credentials)
+        )
     except RuntimeError as error:
         await pool.close()
         raise SettingsError(
@@ -146,6 +175,13 @@ async def serve(settings: Settings) -> None:
         settings.memory_budget,
         settings.max_input_bytes,
         settings.data_dir,
+    )
+    logger.info(
+        "tls=%s rate_limit=%s/s per key (burst %d) max_auth_failures=%d per peer per minute",
+        "off" if credentials is None else "mutual" if settings.tls_client_ca else "on",
+        settings.rate_limit or "off",
+        settings.rate_burst,
+        settings.max_auth_failures,
     )
     if not settings.insecure_no_auth and not await store.list_keys():
         logger.warning(
@@ -178,6 +214,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    restrict_new_files()  # the data dir holds every tenant's images and key hashes
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["keys"]:
         keys_parser = argparse.ArgumentParser(prog="pixpress-server")

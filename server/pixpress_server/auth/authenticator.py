@@ -11,8 +11,13 @@ from pixpress_server.store.records import utc_now
 
 if TYPE_CHECKING:
     from pixpress_server.store.base import KeyStore
+    from pixpress_server.store.records import ApiKeyRecord
 
 _BEARER = "bearer "
+
+# An unknown key id is checked against this hash, so that it costs the same as a known id
+# with a wrong secret: the time to answer tells nothing about which ids exist.
+_DUMMY_HASH = keys.secret_hash(keys.new_key()[1].secret)
 
 
 # A key's "last used" time is written at most this often: a write per request would
@@ -25,8 +30,8 @@ class Authenticator:
         self._store = store
         self._touched: dict[str, datetime] = {}
 
-    async def owner_for(self, authorization: str | None) -> str:
-        """The owner of a valid, unrevoked key.
+    async def identify(self, authorization: str | None) -> ApiKeyRecord:
+        """The record of a valid, unrevoked key.
 
         Raises:
             Unauthenticated: missing, malformed, unknown or revoked key (one message for
@@ -40,15 +45,16 @@ class Authenticator:
         if not authorization.lower().startswith(_BEARER):
             raise Unauthenticated("the authorization metadata must be `Bearer <key>`")
         presented = keys.parse(authorization[len(_BEARER) :].strip())
-        found = None if presented is None else await self._store.key_with_hash(presented.key_id)
-        if presented is None or found is None:
+        if presented is None:
             raise Unauthenticated("invalid or revoked API key")
-        record, stored_hash = found
-        if not keys.matches(presented.secret, stored_hash) or record.revoked is not None:
+        found = await self._store.key_with_hash(presented.key_id)
+        record, stored_hash = (None, _DUMMY_HASH) if found is None else found
+        matched = keys.matches(presented.secret, stored_hash)
+        if record is None or not matched or record.revoked is not None:
             raise Unauthenticated("invalid or revoked API key")
         now = utc_now()
         last = self._touched.get(record.id)
         if last is None or now - last >= TOUCH_INTERVAL:
             self._touched[record.id] = now
             await self._store.touch_key(record.id, now)
-        return record.owner
+        return record

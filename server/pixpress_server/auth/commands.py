@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pixpress_server.auth import keys
+from pixpress_server.filemodes import restrict_new_files, tighten
 from pixpress_server.settings import Settings, env_name
 from pixpress_server.store.records import ApiKeyRecord, utc_now
 from pixpress_server.store.sqlite import SqliteStore
@@ -33,6 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _store(arguments: argparse.Namespace) -> SqliteStore:
     data_dir = arguments.data_dir or Path(os.environ.get(env_name("data_dir"), Settings().data_dir))
+    restrict_new_files()  # the store holds key hashes: owner-only, as the server makes it
+    tighten(data_dir)
     return SqliteStore(Settings(data_dir=data_dir).database_path)
 
 

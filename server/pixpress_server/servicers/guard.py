@@ -1,0 +1,71 @@
+"""Run a check before a gRPC handler's behaviour, whatever its shape; a typed error raised by
+the check ends the call the way a servicer's own errors do (`abort_with`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from pixpress_server.errors import PixpressServerError
+from pixpress_server.servicers.errors import Context, abort_with
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    Handler: TypeAlias = grpc.RpcMethodHandler[Any, Any]
+
+Behaviour = Callable[..., Any]
+# Given the request (or the request iterator) and the context, returns what the behaviour
+# receives instead; raises a PixpressServerError to refuse the call.
+Check = Callable[[Any, Context], Awaitable[Any]]
+Deserializer = Callable[[bytes], Any]
+
+
+def _unary_out(behaviour: Behaviour, check: Check) -> Behaviour:
+    async def call(request: Any, context: Context) -> Any:
+        try:
+            request = await check(request, context)
+        except PixpressServerError as error:
+            await abort_with(context, error)
+        return await behaviour(request, context)
+
+    return call
+
+
+def _streaming_out(behaviour: Behaviour, check: Check) -> Behaviour:
+    async def call(request: Any, context: Context) -> AsyncIterator[Any]:
+        try:
+            request = await check(request, context)
+        except PixpressServerError as error:
+            await abort_with(context, error)
+            return
+        async for response in behaviour(request, context):
+            yield response
+
+    return call
+
+
+def guard(
+    handler: Handler, check: Check, request_deserializer: Deserializer | None = None
+) -> Handler:
+    """The same handler with `check` run first (and another request deserializer if given)."""
+    deserializer = request_deserializer or handler.request_deserializer
+    serializer = handler.response_serializer
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            _unary_out(handler.unary_unary, check), deserializer, serializer
+        )
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            _streaming_out(handler.unary_stream, check), deserializer, serializer
+        )
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(
+            _unary_out(handler.stream_unary, check), deserializer, serializer
+        )
+    assert handler.stream_stream is not None
+    return grpc.stream_stream_rpc_method_handler(
+        _streaming_out(handler.stream_stream, check), deserializer, serializer
+    )
