@@ -67,6 +67,9 @@ _MESSAGE_LIMIT = 4 * 1024 * 1024
 # and how long a connection without any call stays open: idle connections cost a socket each.
 _STREAMS_PER_CONNECTION = 100
 _IDLE_CONNECTION_MS = 5 * 60 * 1000
+# Connections open at once: a client needs one (the SDK and CLI send every call on one
+# channel), and unbounded connections would exhaust the descriptors blobs and spool need.
+MAX_CONNECTIONS = 256
 
 
 def display_address(host: str, port: int) -> str:
@@ -125,6 +128,7 @@ async def serve(settings: Settings) -> None:
             ("grpc.so_reuseport", 0),
             ("grpc.max_concurrent_streams", _STREAMS_PER_CONNECTION),
             ("grpc.max_connection_idle_ms", _IDLE_CONNECTION_MS),
+            ("grpc.max_allowed_incoming_connections", MAX_CONNECTIONS),
         ],
     )
     queue = RequestQueue(settings.max_queue)

@@ -12,6 +12,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pixpress.v1 import compress_pb2, routes_pb2
+from pixpress_server.main import MAX_CONNECTIONS
 
 from tests.integration.server_process import ServerProcess, create_key, start_server
 
@@ -91,6 +92,38 @@ def test_a_key_over_its_rate_waits_the_hint_and_others_are_unaffected(
         assert _healthy(channel)
         time.sleep(hint)
         assert _get_route(channel, alice) is None
+
+
+def _own_connection(address: str) -> grpc.Channel:
+    # Channels share one connection per target by default; this one gets its own.
+    return grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)])
+
+
+def test_connections_beyond_the_cap_are_refused(
+    rate_server: tuple[ServerProcess, str, str],
+) -> None:
+    server = rate_server[0]
+    channels = [_own_connection(server.address) for _ in range(MAX_CONNECTIONS + 20)]
+    try:
+        served = 0
+        for channel in channels:
+            try:
+                served += _healthy(channel)
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert MAX_CONNECTIONS - 20 <= served <= MAX_CONNECTIONS
+    finally:
+        for channel in channels:
+            channel.close()
+    deadline = time.monotonic() + 30  # closed connections free their places
+    while True:
+        with _own_connection(server.address) as channel:
+            try:
+                assert _healthy(channel)
+                break
+            except grpc.RpcError:
+                assert time.monotonic() < deadline, "no connection accepted after closing"
+                time.sleep(0.5)
 
 
 @pytest.fixture
