@@ -341,6 +341,26 @@ def test_missing_or_wrong_key_is_unauthenticated(platform: Platform, uploaded: s
     )
 
 
+def test_keys_are_stripped_and_a_space_inside_is_a_usage_error(
+    platform: Platform, uploaded: str
+) -> None:
+    key = platform.keys["alice"]
+    newline = platform.env(PIXPRESS_API_KEY=key + "\n")  # as a script's $(...) may keep it
+    assert pixpress(newline, "assets", "get", uploaded).stdout.startswith(uploaded)
+    flag = ("--api-key", f" {key}\r\n")
+    assert pixpress(platform.env(None), "assets", "get", uploaded, *flag).stdout.startswith(
+        uploaded
+    )
+    spaced = platform.env(PIXPRESS_API_KEY=f"{key[:10]} {key[10:]}")
+    for command in (("assets", "get", uploaded), ("compress", str(JPEG), "-o", "/nonexistent")):
+        completed = pixpress(spaced, *command, check=False)
+        assert (completed.returncode, completed.stdout) == (2, ""), completed.stderr
+        assert "The API key from PIXPRESS_API_KEY contains whitespace at character 11" in (
+            completed.stderr
+        )
+        assert key[10:] not in completed.stderr and key[:10] not in completed.stderr
+
+
 def test_flags_override_the_environment(platform: Platform, uploaded: str) -> None:
     """--server and --api-key win over PIXPRESS_SERVER and PIXPRESS_API_KEY."""
     wrong = platform.env(PIXPRESS_SERVER="127.0.0.1:1", PIXPRESS_API_KEY="pxp_notakey")

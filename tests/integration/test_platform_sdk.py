@@ -23,6 +23,7 @@ from pixpress import (
     Client,
     FailedPreconditionError,
     InvalidArgumentError,
+    InvalidOptionsError,
     NotFoundError,
     PermissionDeniedError,
     PixpressError,
@@ -120,16 +121,24 @@ def test_the_seed_runs_as_written(platform: Platform, tmp_path: Path) -> None:
         route = client.routes.retrieve("pixpress/compress-an-image")
         assert client.routes.retrieve(route.id) == route
         asset = client.assets.upload(JPEG)
+        queued = route.use(
+            body={"quality": 70},
+            input_asset={"assetId": asset.id, "assetType": "file"},
+            wait=False,
+        )
+        assert queued.status is ActionStatus.QUEUED and queued.route_id == route.id
         action = route.use(
             body={"quality": 85}, input_asset={"assetId": asset.id, "assetType": "file"}
         )
-        assert action.status is ActionStatus.QUEUED and action.route_id == route.id
+        assert action.status is ActionStatus.SUCCEEDED and action.error is None
+        assert action["status"] == "succeeded" and action["id"] == action.id
+        assert action.get("response_data") == action["response_data"] is not None
         actions = route.read_actions()
-        assert actions[0].id == action.id
+        assert [a.id for a in actions][:2] == [action.id, queued.id]
         created = [a.created for a in actions]
         assert created == sorted(created, reverse=True)  # type: ignore[type-var]
-        action = client.actions.wait(action.id, timeout=WAIT)
-        assert action.status is ActionStatus.SUCCEEDED and action.error is None
+        assert client.actions.wait(action.id, timeout=WAIT) == action
+        assert client.actions.wait(queued.id, timeout=WAIT).status is ActionStatus.SUCCEEDED
         assert action.response is not None and action.response.output_asset_id
         assert (action.request.quality, action.request.input_asset_id) == (85, asset.id)
         out = client.assets.download(action.response.output_asset_id, tmp_path / "out.jpg")
@@ -192,19 +201,20 @@ def test_route_lookup_errors(alice: Client, reference: str, error: type[Pixpress
         ({"quality": 150}, UNKNOWN_ID, "Expected integer between 1 and 100 for quality"),
         ({"quality": "85"}, UNKNOWN_ID, "quality"),
         ({"colour": "red"}, UNKNOWN_ID, "colour"),
-        ({"quality": 85}, None, "input asset"),
         ({"quality": 85}, {"assetId": UNKNOWN_ID, "assetType": "url"}, "assetType"),
         ({"quality": 85}, {"assetId": ""}, "assetId"),
+        ({"quality": 85}, 42, "input_asset"),
     ],
-    ids=["quality-range", "quality-type", "unknown-parameter", "no-asset", "url", "empty-id"],
+    ids=["quality-range", "quality-type", "unknown-parameter", "url", "empty-id", "not-an-asset"],
 )
 def test_route_use_checks_its_arguments_before_any_call(
     alice: Client, body: dict[str, Any], input_asset: Any, message: str
 ) -> None:
     route = alice.routes.retrieve(ROUTE)
     before = alice.actions.list(page_size=1)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidOptionsError, match=message) as raised:
         route.use(body=body, input_asset=input_asset)
+    assert isinstance(raised.value, ValueError)
     assert alice.actions.list(page_size=1) == before
 
 
@@ -220,7 +230,7 @@ def test_private_route_is_only_for_its_owner(tmp_path: Path) -> None:
             assert (route.owner, route.visibility) == ("acme", Visibility.PRIVATE)
             assert acme.routes.retrieve(route.id) == route
             action = route.use(body={"quality": 70}, input_asset=acme.assets.upload(JPEG))
-            assert acme.actions.wait(action.id, timeout=WAIT).status is ActionStatus.SUCCEEDED
+            assert action.status is ActionStatus.SUCCEEDED
             with pytest.raises(NotFoundError):
                 acme.routes.retrieve(ROUTE)  # the one route is acme's now
         with Client(server.address, api_key=keys["mallory"]) as mallory:
@@ -402,6 +412,89 @@ def test_failed_compress_is_recorded_with_its_error(alice: Client) -> None:
     assert failed.request.quality == 50
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not an image", "unsupported format"),
+        (b"", "no image bytes"),
+        (PNG.read_bytes()[:3000], "png"),
+    ],
+    ids=["text", "empty", "truncated-png"],
+)
+def test_a_failed_compress_names_its_action_and_wait_returns_it(
+    alice: Client, data: bytes, message: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as raised:
+        alice.compress(data, quality=50)
+    error = raised.value
+    assert error.action_id and message in error.message
+    done = alice.actions.wait(error.action_id, timeout=WAIT)
+    assert done.status is ActionStatus.FAILED and done.response is None
+    assert done.error is not None
+    assert (done.error.code, done.error.message) == ("INVALID_ARGUMENT", error.message)
+    assert done["error"] == {"code": "INVALID_ARGUMENT", "message": error.message}
+
+
+def test_route_use_without_an_input_asset_returns_the_failed_action(alice: Client) -> None:
+    route = alice.routes.retrieve(ROUTE)
+    action = route.use(body={"quality": 85}, timeout=WAIT)
+    assert action.status is ActionStatus.FAILED and action.route_id == route.id
+    assert action.error is not None and action.error.code == "INVALID_ARGUMENT"
+    assert "no input image" in action.error.message
+    assert alice.actions.retrieve(action.id) == action
+    with pytest.raises(NotFoundError):  # an unknown asset is an error of the call itself
+        route.use(body={"quality": 85}, input_asset=UNKNOWN_ID)
+
+
+def test_a_key_with_whitespace_around_it_is_stripped(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = platform.keys["alice"]
+    monkeypatch.setenv("PIXPRESS_API_KEY", key + "\n")  # as captured from `keys create`
+    with Client(platform.address) as client:
+        assert client.routes.retrieve(ROUTE).identifier == ROUTE
+    monkeypatch.delenv("PIXPRESS_API_KEY")
+    with Client(platform.address, api_key=f"  {key}\r\n") as client:
+        assert client.compress(JPEG, quality=50).action_id
+
+
+@pytest.mark.parametrize(
+    ("key", "flaw"),
+    [("{key}\x1b", "a control character"), ("{key} extra", "whitespace")],
+    ids=["escape", "space"],
+)
+def test_a_key_with_whitespace_inside_is_refused_before_any_call(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, key: str, flaw: str
+) -> None:
+    secret = platform.keys["alice"]
+    monkeypatch.setenv("PIXPRESS_API_KEY", key.format(key=secret))
+    with pytest.raises(InvalidOptionsError, match=f"PIXPRESS_API_KEY contains {flaw}") as raised:
+        Client(platform.address)
+    assert secret not in str(raised.value)
+
+
+def test_rate_limited_calls_carry_a_retry_hint(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = create_key(data_dir, "alice")
+    server = start_server(data_dir, ["--workers", "1", "--rate-limit", "1", "--rate-burst", "2"])
+    try:
+        with Client(server.address, api_key=key) as client:
+            errors: list[PixpressError] = []
+            for _ in range(20):  # bounded: the third call within a second is already refused
+                try:
+                    client.routes.retrieve(ROUTE)
+                except PixpressError as error:
+                    errors.append(error)
+                    break
+            assert errors, "20 calls at once were never refused"
+            refused = errors[0]
+            assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED, refused
+            assert refused.retry_after is not None and 0 < refused.retry_after <= 5
+            assert refused.action_id == ""
+    finally:
+        assert server.stop() == 0, server.log
+
+
 # watch, wait and cancel
 
 
@@ -505,7 +598,9 @@ async def test_async_client_uploads_submits_and_waits(platform: Platform, tmp_pa
         route = await client.routes.retrieve(ROUTE)
         assert isinstance(route, AsyncRoute) and route.identifier == ROUTE
         asset = await client.assets.upload(JPEG)
-        action = await route.use(body={"quality": 70}, input_asset=asset)
+        finished = await route.use(body={"quality": 60}, input_asset=asset, timeout=WAIT)
+        assert finished.status is ActionStatus.SUCCEEDED and finished["response_data"]
+        action = await route.use(body={"quality": 70}, input_asset=asset, wait=False)
         assert action.status is ActionStatus.QUEUED
         statuses = [u.status async for u in client.actions.watch(action.id, timeout=WAIT)]
         assert statuses[-1] is ActionStatus.SUCCEEDED
@@ -517,6 +612,16 @@ async def test_async_client_uploads_submits_and_waits(platform: Platform, tmp_pa
         assert sha256(path) == (await client.assets.retrieve(done.response.output_asset_id)).sha256
         assert (await route.read_actions(page_size=5))[0].id == action.id
         assert action.id in [a.id async for a in client.actions.iter(page_size=2)]
+        failed = await route.use(body={"quality": 85})
+        assert failed.status is ActionStatus.FAILED and failed["error"]["code"] == (
+            "INVALID_ARGUMENT"
+        )
+        with pytest.raises(InvalidArgumentError) as raised:
+            await client.compress(b"not an image")
+        assert raised.value.action_id
+        assert (await client.actions.wait(raised.value.action_id, timeout=WAIT)).status is (
+            ActionStatus.FAILED
+        )
         submitted = await client.submit_compress(asset.id, quality=40)
         assert (await client.actions.wait(submitted.id, timeout=WAIT)).status is (
             ActionStatus.SUCCEEDED
