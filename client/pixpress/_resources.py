@@ -157,7 +157,8 @@ class Actions:
         """One page of actions, newest first, optionally of one status or route.
 
         Raises:
-            ValueError: page_size outside 1-100 or an unknown status (before any call).
+            InvalidOptionsError: page_size outside 1-100 or an unknown status (before any
+                call).
         """
         request = list_actions_request(page_size, page_token, status, route_id)
         return page_from_pb(_unary(self._stub.ListActions, request, self._calls, timeout))
