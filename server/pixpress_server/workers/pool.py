@@ -2,7 +2,8 @@
 
 Each worker owns one pipe and runs one job at a time. A job whose caller goes away
 (client cancelled, deadline passed) kills its worker, so no CPU is spent on a result
-nobody reads; a worker that dies takes only its own request down. Either way the pool
+nobody reads; a worker that dies takes only its own request down, and one that dies idle
+is noticed at once (its process sentinel) and never handed a request. Either way the pool
 starts a replacement in the background.
 """
 
@@ -72,10 +73,17 @@ class _Worker:
         self.process.start()
         child_end.close()
         self.started = time.monotonic()
+        self.busy = False
+        self.retired = False  # replaced (dead or killed): never dispatch to it again
 
     @property
     def pid(self) -> int | None:
         return self.process.pid
+
+    @property
+    def sentinel(self) -> int:
+        """A descriptor that becomes readable when the process ends."""
+        return self.process.sentinel
 
     async def wait_ready(self) -> None:
         message = await asyncio.wait_for(_receive(self.connection), _START_TIMEOUT)
@@ -116,15 +124,26 @@ class WorkerPool:
         self._log_level = log_level
         self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
         self._workers: set[_Worker] = set()
+        self._live: set[_Worker] = set()  # ready and not retired, idle or busy
+        self._listeners: list[Callable[[], None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
+
+    @property
+    def live_workers(self) -> int:
+        """Workers able to take a job now or after their current one (starting ones excluded)."""
+        return len(self._live)
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (on the event loop) whenever `live_workers` changes."""
+        self._listeners.append(listener)
 
     async def start(self) -> None:
         """Start every worker and wait until each has initialised libvips."""
         workers = [self._spawn() for _ in range(self._size)]
         await asyncio.gather(*(w.wait_ready() for w in workers))
         for worker in workers:
-            self._idle.put_nowait(worker)
+            self._enlist(worker)
 
     async def probe(self, job: ProbeJob) -> ImageHeader:
         header = await self._run(job)
@@ -141,6 +160,9 @@ class WorkerPool:
 
     async def close(self) -> None:
         self._closed = True
+        loop = asyncio.get_running_loop()
+        for worker in list(self._live):
+            loop.remove_reader(worker.sentinel)
         for task in list(self._background):
             task.cancel()
         for worker in list(self._workers):
@@ -157,14 +179,46 @@ class WorkerPool:
         self._workers.add(worker)
         return worker
 
+    def _enlist(self, worker: _Worker) -> None:
+        """A ready worker joins the idle queue, watched for an exit while it waits."""
+        asyncio.get_running_loop().add_reader(worker.sentinel, self._exited_while_idle, worker)
+        self._live.add(worker)
+        self._idle.put_nowait(worker)
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def _exited_while_idle(self, worker: _Worker) -> None:
+        if worker.busy or worker.retired:
+            # A busy worker's call sees the closed pipe itself and replaces it; stop watching.
+            asyncio.get_running_loop().remove_reader(worker.sentinel)
+            return
+        logger.error("worker %s exited while idle (code %s)", worker.pid, worker.process.exitcode)
+        self._replace(worker)
+
+    async def _take_idle(self) -> _Worker:
+        """The next idle worker that is still alive (dead ones are replaced, never used)."""
+        while True:
+            worker = await self._idle.get()
+            if worker.retired:
+                continue
+            # The sentinel callback may not have run yet for a worker that died just now.
+            if not worker.process.is_alive():
+                self._exited_while_idle(worker)
+                continue
+            worker.busy = True
+            return worker
+
     async def _run(self, job: Job, on_start: Callable[[], Awaitable[None]] | None = None) -> object:
-        worker = await self._idle.get()
+        worker = await self._take_idle()
         try:
             if on_start is not None:
                 await on_start()
             result = await worker.call(job)
         except PixpressServerError:
-            self._idle.put_nowait(worker)
+            self._release(worker)
             raise
         except _WorkerDied as error:
             logger.error("worker %s died during a request: %s", worker.pid, error)
@@ -175,10 +229,21 @@ class WorkerPool:
             # so stop the CPU work now rather than finishing it.
             self._replace(worker)
             raise
-        self._idle.put_nowait(worker)
+        self._release(worker)
         return result
 
+    def _release(self, worker: _Worker) -> None:
+        worker.busy = False
+        self._idle.put_nowait(worker)
+
     def _replace(self, worker: _Worker) -> None:
+        if worker.retired:
+            return
+        worker.retired = True
+        if worker in self._live:
+            asyncio.get_running_loop().remove_reader(worker.sentinel)
+            self._live.discard(worker)
+            self._changed()
         self._workers.discard(worker)
         worker.kill()
         if self._closed:
@@ -202,5 +267,5 @@ class WorkerPool:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
-            self._idle.put_nowait(worker)
+            self._enlist(worker)
             return
