@@ -1,13 +1,20 @@
 """Content-addressed files for assets: `blobs/ab/abcdef…` named by their SHA-256.
 
-A blob is complete before anyone can name it: the bytes are fsynced in a temp file,
-renamed into place, and the directory fsynced, before the asset's row is committed.
+A blob is complete before anyone can name it: the bytes are fsynced, linked into place
+and the directory fsynced, before the asset's row is committed. Blocking: call from a thread.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-from pathlib import Path
+import secrets
+import shutil
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 
 class BlobStore:
@@ -23,30 +30,61 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
-    def adopt(self, staged: Path, sha256: str) -> Path:
-        """Make the finished file `staged` the blob for `sha256` (moved, not copied)."""
+    def adopt(self, finished: Path, sha256: str) -> Path:
+        """Make the finished file `finished` the blob for `sha256`.
+
+        The file is hard-linked, not moved: the caller keeps its own name for it (to stream
+        it back, say) and removes that name when done, so deleting the asset meanwhile
+        cannot pull the bytes from under the caller.
+        """
         target = self.path_for(sha256)
         if target.is_file():
-            staged.unlink(missing_ok=True)  # same content is already stored
-            return target
+            return target  # same content is already stored
         target.parent.mkdir(exist_ok=True)
-        with staged.open("rb") as file:
+        with finished.open("rb") as file:
             os.fsync(file.fileno())
-        os.replace(staged, target)
+        try:
+            os.link(finished, target)
+        except FileExistsError:
+            return target  # stored meanwhile by another writer of the same bytes
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            _copy_into_place(finished, target)
         _fsync_directory(target.parent)
         return target
 
-    def copy_in(self, source: Path, sha256: str, staging: Path) -> Path:
-        """Store a copy of `source` (which must stay where it is) as the blob for `sha256`."""
-        if self.exists(sha256):
-            return self.path_for(sha256)
-        with source.open("rb") as reader, staging.open("xb") as writer:
-            while chunk := reader.read(1024 * 1024):
-                writer.write(chunk)
-        return self.adopt(staging, sha256)
-
     def remove(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
+
+    def stored(self) -> Iterator[str]:
+        """The sha256 of every blob on disk."""
+        if not self.root.is_dir():
+            return
+        for directory in self.root.iterdir():
+            if directory.is_dir() and len(directory.name) == 2:
+                yield from (p.name for p in directory.iterdir() if p.is_file() and p.name[0] != ".")
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Give `source`'s bytes a second name `target` (a copy across filesystems)."""
+    try:
+        os.link(source, target)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        shutil.copyfile(source, target)
+
+
+def _copy_into_place(source: Path, target: Path) -> None:
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        shutil.copyfile(source, partial)
+        with partial.open("rb") as file:
+            os.fsync(file.fileno())
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _fsync_directory(directory: Path) -> None:

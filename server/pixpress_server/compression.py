@@ -13,17 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pixpress_server.errors import InternalFailure, PixpressServerError, StatusName
-from pixpress_server.ids import new_id
+from pixpress_server.blobs import link_or_copy
+from pixpress_server.errors import InternalFailure, NotFound, PixpressServerError, StatusName
 from pixpress_server.processing.headers import HEAD_BYTES, read_header
 from pixpress_server.processing.limits import check_limits
 from pixpress_server.processing.memory import estimate_memory
 from pixpress_server.processing.model import ImageFormat
-from pixpress_server.store.records import (
-    ActionResponseData,
-    AssetRecord,
-    utc_now,
-)
+from pixpress_server.store.records import ActionResponseData, AssetOrigin, AssetRecord
 from pixpress_server.workers.jobs import CompressJob, ProbeJob
 
 if TYPE_CHECKING:
@@ -33,13 +29,13 @@ if TYPE_CHECKING:
     from pixpress_server.actions import ActionTracker
     from pixpress_server.admission import MemoryBudget
     from pixpress_server.blobs import BlobStore
+    from pixpress_server.content import Contents
     from pixpress_server.processing.model import (
         CompressOptions,
         CompressOutcome,
         ImageHeader,
         Limits,
     )
-    from pixpress_server.store.base import AssetStore
     from pixpress_server.workers.pool import WorkerPool
 
 logger = logging.getLogger(__name__)
@@ -80,7 +76,7 @@ class Job:
 @dataclass(frozen=True, slots=True)
 class Done:
     outcome: CompressOutcome
-    output: Path  # the file holding the output bytes
+    output: Path  # the file holding the output bytes (the request's own: never a blob)
     output_asset_id: str
 
 
@@ -91,14 +87,14 @@ class Compressor:
         pool: WorkerPool,
         budget: MemoryBudget,
         blobs: BlobStore,
-        assets: AssetStore,
+        contents: Contents,
         tracker: ActionTracker,
     ) -> None:
         self._limits = limits
         self._pool = pool
         self._budget = budget
         self._blobs = blobs
-        self._assets = assets
+        self._contents = contents
         self._tracker = tracker
 
     async def run(self, job: Job, why_cancelled: Callable[[], CancelReason] = _by_client) -> Done:
@@ -127,6 +123,16 @@ class Compressor:
         return done
 
     async def _run(self, job: Job) -> Done:
+        input_blob = job.source.parent.parent == self._blobs.root
+        try:
+            return await self._compress(job, input_blob)
+        finally:
+            if input_blob:
+                # The action pinned its input asset's bytes while unfinished (see
+                # content.py); if the asset was deleted meanwhile they go now.
+                await self._contents.release(job.source.name, ignoring_action=job.action_id)
+
+    async def _compress(self, job: Job, input_blob: bool) -> Done:
         header = await self._header(job)
         async with self._budget.reserve(estimate_memory(header, job.source_size)):
             outcome = await self._pool.compress(
@@ -136,39 +142,41 @@ class Compressor:
                 ),
             )
         output = job.source if outcome.kept_original else job.target
+        if outcome.kept_original and input_blob:
+            # Streamed back after the action ends, when the blob may be gone: our own name.
+            await asyncio.to_thread(link_or_copy, job.source, job.target)
+            output = job.target
         if not job.store_output:
             return Done(outcome, output, "")
-        output, asset = await self._store_output(job, output, outcome)
+        asset = await self._store_output(job, output, outcome)
         return Done(outcome, output, asset.id)
 
     async def _header(self, job: Job) -> ImageHeader:
         """From the first bytes when pure Python can read them, else a worker's libvips probe."""
-        with job.source.open("rb") as file:
-            head = file.read(HEAD_BYTES)
+        try:
+            with job.source.open("rb") as file:
+                head = file.read(HEAD_BYTES)
+        except FileNotFoundError:
+            # Only when the asset was deleted between being looked up and the action's row
+            # being written (which pins it): the client's doing, not a server fault.
+            raise NotFound("the input asset was deleted before the action started") from None
         header = read_header(head, ImageFormat(job.source_format))
         if header is None:
             return await self._pool.probe(ProbeJob(job.source, self._limits))
         check_limits(header, self._limits)
         return header
 
-    async def _store_output(
-        self, job: Job, output: Path, outcome: CompressOutcome
-    ) -> tuple[Path, AssetRecord]:
+    async def _store_output(self, job: Job, output: Path, outcome: CompressOutcome) -> AssetRecord:
+        """Keep the output as an asset (RESOURCE_EXHAUSTED above the owner's storage quota)."""
         sha256 = await asyncio.to_thread(sha256_of, output)
-        if output == job.target:
-            stored = await asyncio.to_thread(self._blobs.adopt, output, sha256)
-        else:  # the input itself (kept original): it must stay where it is
-            stored = await asyncio.to_thread(self._blobs.copy_in, output, sha256, job.staging)
-        asset = AssetRecord(
-            id=new_id(),
-            owner=job.owner,
-            size=outcome.output_size,
-            format=str(outcome.header.format),
-            sha256=sha256,
-            created=utc_now(),
+        return await self._contents.add(
+            job.owner,
+            output,
+            sha256,
+            outcome.output_size,
+            str(outcome.header.format),
+            AssetOrigin.OUTPUT,
         )
-        await self._assets.add_asset(asset)
-        return stored, asset
 
 
 def _response(done: Done) -> ActionResponseData:

@@ -27,6 +27,7 @@ from pixpress.v1 import (
     routes_pb2_grpc,
 )
 
+from pixpress_server import gc_command
 from pixpress_server import settings as settings_module
 from pixpress_server.actions import ActionTracker
 from pixpress_server.admission import MemoryBudget, RequestQueue
@@ -36,10 +37,12 @@ from pixpress_server.auth.gate import Gate
 from pixpress_server.auth.interceptor import AuthInterceptor
 from pixpress_server.blobs import BlobStore
 from pixpress_server.compression import Compressor
+from pixpress_server.content import Contents
 from pixpress_server.filemodes import restrict_new_files, tighten
 from pixpress_server.page_tokens import PageTokens, load_or_create_secret
 from pixpress_server.processing.model import Limits
 from pixpress_server.ratelimit import FailureWindow, TokenBuckets
+from pixpress_server.retention import Retention, Sweeper
 from pixpress_server.routes import Route, RouteLimits, Visibility
 from pixpress_server.servicers.actions import ActionServicer
 from pixpress_server.servicers.assets import AssetServicer
@@ -97,6 +100,14 @@ def build_interceptors(settings: Settings, store: SqliteStore) -> list[grpc.aio.
     return [AuthInterceptor(gate), malformed]  # the first one listed runs first
 
 
+def open_storage(settings: Settings) -> tuple[BlobStore, SqliteStore, Contents]:
+    """The blob files, the store, and the protocol that keeps the two consistent."""
+    blobs = BlobStore(settings.blob_dir)
+    blobs.prepare()
+    store = SqliteStore(settings.database_path)
+    return blobs, store, Contents(store, blobs, settings.max_storage_per_owner)
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain in-flight requests and return."""
     credentials = server_credentials(settings)  # bad TLS files stop us before anything starts
@@ -108,9 +119,10 @@ async def serve(settings: Settings) -> None:
 
     spool = Spool(settings.spool_dir)
     spool.prepare()
-    blobs = BlobStore(settings.blob_dir)
-    blobs.prepare()
-    store = SqliteStore(settings.database_path)
+    blobs, store, contents = open_storage(settings)
+    sweeper = Sweeper.started(
+        store, contents, Retention(settings.action_retention, settings.output_retention)
+    )
     route = build_route(settings)
     tracker = ActionTracker(store, route.id)
     recovered = await tracker.recover()
@@ -137,7 +149,7 @@ async def serve(settings: Settings) -> None:
         pool,
         MemoryBudget(settings.memory_budget),
         blobs,
-        store,
+        contents,
         tracker,
     )
     compress = CompressServicer(
@@ -145,7 +157,8 @@ async def serve(settings: Settings) -> None:
     )
     compress_pb2_grpc.add_CompressServiceServicer_to_server(compress, server)
     assets_pb2_grpc.add_AssetServiceServicer_to_server(
-        AssetServicer(store, blobs, spool, queue, settings.max_input_bytes), server
+        AssetServicer(store, blobs, spool, queue, settings.max_input_bytes, contents, route),
+        server,
     )
     actions_pb2_grpc.add_ActionServiceServicer_to_server(
         ActionServicer(tracker, store, tokens, route), server
@@ -202,6 +215,7 @@ async def serve(settings: Settings) -> None:
     await asyncio.gather(
         server.stop(settings.shutdown_grace), compress.drain(settings.shutdown_grace)
     )
+    await sweeper.stop()
     await pool.close()
     store.close()
     logger.info("stopped")
@@ -211,7 +225,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pixpress-server",
         description="Serve pixpress: compress an image while maintaining its current format. "
-        "`pixpress-server keys --help` manages API keys.",
+        "`pixpress-server keys --help` manages API keys; `pixpress-server gc --help` applies "
+        "retention once.",
     )
     settings_module.add_arguments(parser)
     return parser
@@ -224,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         keys_parser = argparse.ArgumentParser(prog="pixpress-server")
         key_commands.add_parser(keys_parser.add_subparsers(dest="command", required=True))
         return key_commands.run(keys_parser.parse_args(arguments))
+    if arguments[:1] == ["gc"]:
+        return gc_command.main(arguments[1:])
     parser = _parser()
     try:
         settings = settings_module.load(parser.parse_args(arguments))

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pixpress_server.errors import Forbidden
 from pixpress_server.processing.model import (
     DEFAULT_QUALITY,
     MAX_QUALITY,
@@ -89,6 +90,13 @@ class Route:
 
     def visible_to(self, owner: str) -> bool:
         return self.visibility is Visibility.PUBLIC or owner == self.owner
+
+    def check_use(self, owner: str) -> None:
+        """PERMISSION_DENIED unless `owner` may use the route (or store inputs for it)."""
+        if not self.visible_to(owner):
+            raise Forbidden(
+                f"the route {self.identifier} is private: only keys of {self.owner!r} may use it"
+            )
 
     def matches(self, reference: str) -> bool:
         """True when `reference` is this route's id or identifier."""

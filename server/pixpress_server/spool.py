@@ -8,6 +8,7 @@ whatever way it ends.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import secrets
@@ -40,13 +41,19 @@ class SpooledInput:
         assert self._digest is not None, "opened with hashed=False"
         return self._digest.hexdigest()
 
-    def write(self, chunk: bytes) -> None:
+    async def write(self, chunk: bytes) -> None:
+        """Append a chunk. The write and the hashing run in a thread (both release the GIL):
+        on the event loop they delayed every other call by up to a chunk's hashing time, and
+        a write can block for longer while the kernel flushes dirty pages."""
         if len(self._head) < self._head_size:
             self._head += chunk[: self._head_size - len(self._head)]
+        await asyncio.to_thread(self._append, chunk)
+        self.size += len(chunk)
+
+    def _append(self, chunk: bytes) -> None:
         self._file.write(chunk)
         if self._digest is not None:
             self._digest.update(chunk)
-        self.size += len(chunk)
 
     def close(self) -> None:
         self._file.close()

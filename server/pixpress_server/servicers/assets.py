@@ -8,14 +8,14 @@ from pixpress.v1 import assets_pb2, assets_pb2_grpc
 
 from pixpress_server.caller import current_owner
 from pixpress_server.errors import InvalidInput, NotFound
-from pixpress_server.ids import checked_id, new_id
+from pixpress_server.ids import checked_id
 from pixpress_server.processing.formats import SNIFF_BYTES
 from pixpress_server.servicers.compress import RESPONSE_CHUNK_BYTES
 from pixpress_server.servicers.convert import asset_to_wire
 from pixpress_server.servicers.errors import streaming_errors, unary_errors
 from pixpress_server.servicers.receive import receive_image
 from pixpress_server.spool import read_chunks
-from pixpress_server.store.records import AssetRecord, utc_now
+from pixpress_server.store.records import AssetOrigin
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, AsyncIterator
@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 
     from pixpress_server.admission import RequestQueue
     from pixpress_server.blobs import BlobStore
+    from pixpress_server.content import Contents
+    from pixpress_server.routes import Route
     from pixpress_server.spool import Spool
     from pixpress_server.store.base import AssetStore
+    from pixpress_server.store.records import AssetRecord
 
     Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -38,9 +41,13 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
         spool: Spool,
         queue: RequestQueue,
         max_input_bytes: int,
+        contents: Contents,
+        route: Route,
     ) -> None:
         self._store = store
         self._blobs = blobs
+        self._contents = contents
+        self._route = route
         self._spool = spool
         self._queue = queue
         self._max_input_bytes = max_input_bytes
@@ -49,21 +56,22 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
     async def UploadAsset(
         self, request_iterator: AsyncIterable[assets_pb2.UploadAssetRequest], context: Context
     ) -> assets_pb2.Asset:
+        owner = current_owner()
+        self._route.check_use(owner)  # assets exist to be inputs of the route
         with self._queue.slot(), self._spool.request_files(SNIFF_BYTES, hashed=True) as files:
+            chunks = self._within_quota(_chunks(request_iterator), owner)
             image_format = await receive_image(
-                _chunks(request_iterator), files.input, self._max_input_bytes, context.cancelled
+                chunks, files.input, self._max_input_bytes, context.cancelled
             )
             # The bytes are durable in the blob store before the row names them.
-            self._blobs.adopt(files.input.path, files.input.sha256)
-            asset = AssetRecord(
-                id=new_id(),
-                owner=current_owner(),
-                size=files.input.size,
-                format=str(image_format),
-                sha256=files.input.sha256,
-                created=utc_now(),
+            asset = await self._contents.add(
+                owner,
+                files.input.path,
+                files.input.sha256,
+                files.input.size,
+                str(image_format),
+                AssetOrigin.UPLOAD,
             )
-            await self._store.add_asset(asset)
         return asset_to_wire(asset)
 
     @unary_errors
@@ -78,19 +86,30 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
     ) -> AsyncIterator[assets_pb2.DownloadAssetResponse]:
         asset = await self._find(request.id)
         yield assets_pb2.DownloadAssetResponse(asset=asset_to_wire(asset))
-        for chunk in read_chunks(self._blobs.path_for(asset.sha256), RESPONSE_CHUNK_BYTES):
-            yield assets_pb2.DownloadAssetResponse(chunk=chunk)
+        try:
+            for chunk in read_chunks(self._blobs.path_for(asset.sha256), RESPONSE_CHUNK_BYTES):
+                yield assets_pb2.DownloadAssetResponse(chunk=chunk)
+        except FileNotFoundError:  # deleted since found; once open, the file stays readable
+            raise NotFound(f"no asset {request.id}") from None
 
     @unary_errors
     async def DeleteAsset(
         self, request: assets_pb2.DeleteAssetRequest, context: Context
     ) -> assets_pb2.DeleteAssetResponse:
-        deleted = await self._store.delete_asset(current_owner(), checked_id(request.id, "asset"))
+        deleted = await self._contents.delete(current_owner(), checked_id(request.id, "asset"))
         if deleted is None:
             raise NotFound(f"no asset {request.id}")
-        if await self._store.count_assets_with_content(deleted.sha256) == 0:
-            self._blobs.remove(deleted.sha256)
         return assets_pb2.DeleteAssetResponse()
+
+    async def _within_quota(self, chunks: AsyncIterator[bytes], owner: str) -> AsyncIterator[bytes]:
+        """The chunks, cut off (before being written) once they pass the storage quota."""
+        allowance = await self._contents.allowance(owner)
+        received = 0
+        async for chunk in chunks:
+            received += len(chunk)
+            if allowance is not None and received > allowance:
+                raise self._contents.quota_exceeded(await self._store.stored_bytes(owner), received)
+            yield chunk
 
     async def _find(self, asset_id: str) -> AssetRecord:
         asset = await self._store.get_asset(current_owner(), checked_id(asset_id, "asset"))

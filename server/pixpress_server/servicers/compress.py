@@ -15,7 +15,6 @@ from pixpress.v1 import actions_pb2, compress_pb2, compress_pb2_grpc
 from pixpress_server.caller import current_owner
 from pixpress_server.compression import CancelReason, Job, log_done
 from pixpress_server.errors import (
-    Forbidden,
     InvalidInput,
     NotFound,
     PixpressServerError,
@@ -166,11 +165,7 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         return StatusName.CANCELLED, "cancelled by the owner"
 
     def _check_route_access(self, owner: str) -> None:
-        if not self._route.visible_to(owner):
-            raise Forbidden(
-                f"the route {self._route.identifier} is private: only keys of "
-                f"{self._route.owner!r} may use it"
-            )
+        self._route.check_use(owner)
 
     async def _input_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
         if not asset_id:

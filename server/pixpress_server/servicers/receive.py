@@ -30,7 +30,7 @@ async def receive_image(
     async for chunk in chunks:
         if spooled.size + len(chunk) > max_bytes:
             raise TooLarge(f"input is larger than {max_bytes} bytes (--max-input-bytes)")
-        spooled.write(chunk)
+        await spooled.write(chunk)
         if image_format is None and spooled.size >= SNIFF_BYTES:
             image_format = sniff(spooled.head)
     spooled.close()

@@ -35,7 +35,10 @@ class KeyStore(Protocol):
 
 
 class AssetStore(Protocol):
-    async def add_asset(self, asset: AssetRecord) -> None: ...
+    async def add_asset(self, asset: AssetRecord, max_owner_bytes: int | None = None) -> bool:
+        """Insert the row; False (nothing inserted) when the owner's assets would then
+        total more than `max_owner_bytes`."""
+        ...
 
     async def get_asset(self, owner: str, asset_id: str) -> AssetRecord | None: ...
 
@@ -43,7 +46,29 @@ class AssetStore(Protocol):
         """The deleted row, or None when the owner has no such asset."""
         ...
 
-    async def count_assets_with_content(self, sha256: str) -> int: ...
+    async def stored_bytes(self, owner: str) -> int:
+        """The total size of the owner's assets."""
+        ...
+
+    async def content_references(self, sha256: str, ignoring_action: str = "") -> int:
+        """Asset rows naming `sha256`, plus unfinished actions reading it as their input
+        (other than `ignoring_action`)."""
+        ...
+
+    async def all_content(self) -> set[str]:
+        """Every sha256 that an asset row or an unfinished action references."""
+        ...
+
+    async def lock_content(self, sha256: str, holder: str, now: datetime, until: datetime) -> bool:
+        """Take the lease on `sha256` until `until`, unless another holder has it unexpired."""
+        ...
+
+    async def unlock_content(self, sha256: str, holder: str) -> None: ...
+
+    async def delete_expired_outputs(self, before: datetime, limit: int) -> list[AssetRecord]:
+        """Delete up to `limit` stored outputs created before `before` that no unfinished
+        action names as its input; the deleted rows."""
+        ...
 
 
 class ActionStore(Protocol):
@@ -81,6 +106,10 @@ class ActionStore(Protocol):
 
     async def fail_unfinished_actions(self, message: str, when: datetime) -> int:
         """Mark every QUEUED or RUNNING action FAILED (the server restarted); how many."""
+        ...
+
+    async def delete_finished_actions(self, before: datetime) -> int:
+        """Delete the actions that finished before `before`; how many."""
         ...
 
 

@@ -26,6 +26,11 @@ class ApiKeyRecord:
     revoked: datetime | None = None
 
 
+class AssetOrigin(StrEnum):
+    UPLOAD = "upload"  # UploadAsset
+    OUTPUT = "output"  # an action's output kept with store_output
+
+
 @dataclass(frozen=True, slots=True)
 class AssetRecord:
     """A stored image: its bytes live in the blob store under `sha256`."""
@@ -36,6 +41,7 @@ class AssetRecord:
     format: str
     sha256: str
     created: datetime
+    origin: AssetOrigin = AssetOrigin.UPLOAD
 
 
 class ActionStatus(StrEnum):

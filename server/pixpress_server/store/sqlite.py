@@ -2,7 +2,8 @@
 
 Statements take tens of microseconds, so they run on the event loop thread. WAL with
 synchronous=NORMAL survives a crash of the server process (the restart test kills it);
-only an OS crash or power loss can drop the last few commits.
+only an OS crash or power loss can drop the last few commits. Every statement is one
+implicit transaction: conditions that must hold together are written as one statement.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pixpress_server.store.records import (
     ActionResponseData,
     ActionStatus,
     ApiKeyRecord,
+    AssetOrigin,
     AssetRecord,
 )
 
@@ -40,9 +42,9 @@ CREATE TABLE IF NOT EXISTS assets (
     size INTEGER NOT NULL,
     format TEXT NOT NULL,
     sha256 TEXT NOT NULL,
-    created INTEGER NOT NULL
+    created INTEGER NOT NULL,
+    origin TEXT NOT NULL DEFAULT 'upload'
 );
-CREATE INDEX IF NOT EXISTS assets_by_content ON assets (sha256);
 CREATE TABLE IF NOT EXISTS actions (
     id TEXT PRIMARY KEY,
     route_id TEXT NOT NULL,
@@ -54,12 +56,41 @@ CREATE TABLE IF NOT EXISTS actions (
     error_message TEXT,
     created INTEGER NOT NULL,
     started INTEGER,
-    finished INTEGER
+    finished INTEGER,
+    input_sha256 TEXT
 );
+CREATE TABLE IF NOT EXISTS content_locks (
+    sha256 TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
+"""
+
+# Columns added after the first release, with what fills them in an existing database.
+_MIGRATIONS = (
+    (
+        "assets",
+        "origin",
+        "ALTER TABLE assets ADD COLUMN origin TEXT NOT NULL DEFAULT 'upload'",
+        # Before the column, a stored output was only named by its action's response.
+        "UPDATE assets SET origin = 'output' WHERE id IN (SELECT "
+        "json_extract(response, '$.output_asset_id') FROM actions WHERE response IS NOT NULL)",
+    ),
+    ("actions", "input_sha256", "ALTER TABLE actions ADD COLUMN input_sha256 TEXT", ""),
+)
+
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS assets_by_content ON assets (sha256);
+CREATE INDEX IF NOT EXISTS assets_by_owner ON assets (owner);
+CREATE INDEX IF NOT EXISTS assets_by_origin ON assets (origin, created);
 CREATE INDEX IF NOT EXISTS actions_by_owner ON actions (owner, created DESC, id DESC);
 CREATE INDEX IF NOT EXISTS actions_unfinished ON actions (status)
     WHERE status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS actions_finished ON actions (finished)
+    WHERE status NOT IN ('queued', 'running');
 """
+_UNFINISHED_SQL = "status IN ('queued', 'running')"
+_FINISHED_SQL = "status NOT IN ('queued', 'running')"  # as in actions_finished, to use it
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,6 +121,24 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+        self._db.executescript(_INDEXES)
+
+    def _migrate(self) -> None:
+        """Add the columns an older database lacks; running it again changes nothing."""
+        for table, column, add, fill in _MIGRATIONS:
+            columns = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column in columns:
+                continue
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(add)
+                if fill:
+                    self._db.execute(fill)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
@@ -132,12 +181,34 @@ class SqliteStore:
 
     # assets
 
-    async def add_asset(self, asset: AssetRecord) -> None:
-        self._db.execute(
-            "INSERT INTO assets (id, owner, size, format, sha256, created) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (asset.id, asset.owner, asset.size, asset.format, asset.sha256, _micros(asset.created)),
+    async def add_asset(self, asset: AssetRecord, max_owner_bytes: int | None = None) -> bool:
+        # The quota check and the insert are one statement, so concurrent uploads of one
+        # owner (on any replica) cannot both slip under it.
+        cursor = self._db.execute(
+            "INSERT INTO assets (id, owner, size, format, sha256, created, origin) "
+            "SELECT ?, ?, ?, ?, ?, ?, ? WHERE ? IS NULL OR "
+            "(SELECT COALESCE(SUM(size), 0) FROM assets WHERE owner = ?) + ? <= ?",
+            (
+                asset.id,
+                asset.owner,
+                asset.size,
+                asset.format,
+                asset.sha256,
+                _micros(asset.created),
+                asset.origin.value,
+                max_owner_bytes,
+                asset.owner,
+                asset.size,
+                max_owner_bytes,
+            ),
         )
+        return cursor.rowcount == 1
+
+    async def stored_bytes(self, owner: str) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(size), 0) FROM assets WHERE owner = ?", (owner,)
+        ).fetchone()
+        return int(row[0])
 
     async def get_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
         row = self._db.execute(
@@ -151,9 +222,44 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else self._asset(row)
 
-    async def count_assets_with_content(self, sha256: str) -> int:
-        row = self._db.execute("SELECT COUNT(*) FROM assets WHERE sha256 = ?", (sha256,)).fetchone()
+    async def content_references(self, sha256: str, ignoring_action: str = "") -> int:
+        row = self._db.execute(
+            "SELECT (SELECT COUNT(*) FROM assets WHERE sha256 = ?) + (SELECT COUNT(*) "
+            f"FROM actions WHERE {_UNFINISHED_SQL} AND input_sha256 = ? AND id != ?)",
+            (sha256, sha256, ignoring_action),
+        ).fetchone()
         return int(row[0])
+
+    async def lock_content(self, sha256: str, holder: str, now: datetime, until: datetime) -> bool:
+        cursor = self._db.execute(
+            "INSERT INTO content_locks (sha256, holder, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT (sha256) DO UPDATE SET holder = excluded.holder, "
+            "expires = excluded.expires WHERE content_locks.expires < ?",
+            (sha256, holder, _micros(until), _micros(now)),
+        )
+        return cursor.rowcount == 1
+
+    async def unlock_content(self, sha256: str, holder: str) -> None:
+        self._db.execute(
+            "DELETE FROM content_locks WHERE sha256 = ? AND holder = ?", (sha256, holder)
+        )
+
+    async def delete_expired_outputs(self, before: datetime, limit: int) -> list[AssetRecord]:
+        rows = self._db.execute(
+            "DELETE FROM assets WHERE id IN (SELECT a.id FROM assets AS a "
+            "WHERE a.origin = ? AND a.created < ? AND NOT EXISTS (SELECT 1 FROM actions "
+            f"WHERE {_UNFINISHED_SQL} AND json_extract(request, '$.input_asset_id') = a.id) "
+            "LIMIT ?) RETURNING *",
+            (AssetOrigin.OUTPUT.value, _micros(before), limit),
+        ).fetchall()
+        return [self._asset(row) for row in rows]
+
+    async def all_content(self) -> set[str]:
+        rows = self._db.execute(
+            "SELECT sha256 FROM assets UNION "
+            f"SELECT input_sha256 FROM actions WHERE {_UNFINISHED_SQL} AND input_sha256 IS NOT NULL"
+        ).fetchall()
+        return {row[0] for row in rows}
 
     @staticmethod
     def _asset(row: sqlite3.Row) -> AssetRecord:
@@ -164,14 +270,17 @@ class SqliteStore:
             format=row["format"],
             sha256=row["sha256"],
             created=_required_time(row["created"]),
+            origin=AssetOrigin(row["origin"]),
         )
 
     # actions
 
     async def add_action(self, action: ActionRecord) -> None:
+        # An unfinished action references its input asset's content (input_sha256), read
+        # in the same statement: deleting the asset then leaves the bytes until it ends.
         self._db.execute(
-            "INSERT INTO actions (id, route_id, owner, status, request, created) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO actions (id, route_id, owner, status, request, created, input_sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, (SELECT sha256 FROM assets WHERE id = ? AND owner = ?))",
             (
                 action.id,
                 action.route_id,
@@ -179,6 +288,8 @@ class SqliteStore:
                 action.status.value,
                 json.dumps(action.request.to_dict()),
                 _micros(action.created),
+                action.request.input_asset_id,
+                action.owner,
             ),
         )
 
@@ -256,6 +367,13 @@ class SqliteStore:
             "UPDATE actions SET status = ?, error_code = 'UNAVAILABLE', error_message = ?, "
             "finished = ? WHERE status IN (?, ?)",
             (ActionStatus.FAILED.value, message, _micros(when), *(s.value for s in UNFINISHED)),
+        )
+        return cursor.rowcount
+
+    async def delete_finished_actions(self, before: datetime) -> int:
+        cursor = self._db.execute(
+            f"DELETE FROM actions WHERE {_FINISHED_SQL} AND finished < ?",
+            (_micros(before),),
         )
         return cursor.rowcount
 

@@ -1,0 +1,78 @@
+"""`pixpress-server gc`: one retention sweep over a data dir, then unreferenced blobs; prints it.
+
+Safe while a server uses the same data dir: it follows the same per-digest locks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from pixpress_server import settings as settings_module
+from pixpress_server.blobs import BlobStore
+from pixpress_server.content import Contents
+from pixpress_server.retention import Retention, collect_unreferenced_blobs, sweep
+from pixpress_server.settings import Settings, SettingsError, env_name
+from pixpress_server.store.sqlite import SqliteStore
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pixpress-server gc",
+        description="Delete finished actions and stored outputs past their retention, and "
+        "blob files nothing references. Uploads are never deleted by age.",
+    )
+    for name, text in (
+        ("data_dir", "the server's data dir (default .pixpress)"),
+        ("action_retention", "delete finished actions older than this (e.g. 30d)"),
+        ("output_retention", "delete stored outputs older than this (e.g. 7d)"),
+    ):
+        parser.add_argument(
+            settings_module.flag_name(name),
+            dest=name,
+            default=None,
+            metavar=name.upper(),
+            help=f"{text} [env {env_name(name)}]",
+        )
+    return parser
+
+
+def main(arguments: Sequence[str]) -> int:
+    parser = _parser()
+    try:
+        settings = settings_module.load(parser.parse_args(arguments))
+    except SettingsError as error:
+        parser.error(str(error))
+    if not settings.database_path.is_file():
+        print(f"pixpress-server gc: no pixpress data in {settings.data_dir}", file=sys.stderr)
+        return 2
+    for line in asyncio.run(_collect(settings)):
+        print(line)
+    return 0
+
+
+async def _collect(settings: Settings) -> list[str]:
+    store = SqliteStore(settings.database_path)
+    blobs = BlobStore(settings.blob_dir)
+    contents = Contents(store, blobs)
+    retention = Retention(settings.action_retention, settings.output_retention)
+    try:
+        report = await sweep(store, contents, retention)
+        orphans = await collect_unreferenced_blobs(store, contents, blobs)
+    finally:
+        store.close()
+    lines = [
+        "actions: retention off"
+        if retention.actions is None
+        else f"deleted {report.actions} finished actions older than {retention.actions:g}s",
+        "stored outputs: retention off"
+        if retention.outputs is None
+        else f"deleted {len(report.outputs)} stored outputs older than {retention.outputs:g}s "
+        f"({sum(asset.size for asset in report.outputs)} bytes, "
+        f"{report.blobs_removed} blob files removed)",
+    ]
+    lines.extend(f"  output {asset.id} owner={asset.owner}" for asset in report.outputs)
+    lines.append(f"removed {orphans} unreferenced blob files")
+    return lines
