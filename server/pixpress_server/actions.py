@@ -12,10 +12,17 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pixpress_server.errors import NotFound, StatusName, WrongState
+from pixpress_server.errors import (
+    InternalFailure,
+    NotFound,
+    PixpressServerError,
+    StatusName,
+    WrongState,
+)
 from pixpress_server.ids import checked_id, new_id
 from pixpress_server.store.records import (
     ActionErrorData,
@@ -33,6 +40,19 @@ logger = logging.getLogger(__name__)
 
 WATCH_REFRESH_SECONDS = 5.0
 RESTART_MESSAGE = "the server stopped while this action was unfinished; submit it again"
+
+# What to record when an action's work is cancelled: a status name and a message.
+CancelReason = tuple[StatusName, str]
+
+
+@dataclass(slots=True)
+class ActionRun:
+    """One action's work under way, as `ActionTracker.recording` will record it."""
+
+    action_id: str
+    received: tuple[int, str] | None = None  # the input's size and format, once known
+    response: ActionResponseData | None = None  # the outcome, once the work has one
+    recorded: bool = False  # its terminal status is written
 
 
 class ActionTracker:
@@ -102,6 +122,52 @@ class ActionTracker:
         if not cancelled:  # it finished just now
             raise WrongState(f"action {action.id} already finished ({action.status})")
         return action
+
+    @contextlib.asynccontextmanager
+    async def recording(
+        self, action_id: str, why_cancelled: Callable[[], CancelReason]
+    ) -> AsyncIterator[ActionRun]:
+        """The block does the action's work; whatever way it ends, the action ends terminal.
+
+        Ending normally records SUCCEEDED with `run.response`; a typed error, its status and
+        public message; a cancellation (or a closed generator), `why_cancelled()`; anything
+        else is a bug: INTERNAL, raised on as InternalFailure. A status already terminal
+        (a CancelAction, or `settle`) is kept.
+        """
+        run = ActionRun(action_id)
+        try:
+            yield run
+        except PixpressServerError as error:
+            await self._end(run, (error.status, error.public_message))
+            raise
+        except Exception as error:
+            logger.exception("unexpected failure running action %s", action_id)
+            await self._end(run, (StatusName.INTERNAL, "internal error"))
+            raise InternalFailure("internal error", repr(error)) from error
+        except BaseException:
+            await self._end(run, why_cancelled())
+            raise
+        if run.response is None:
+            logger.error("action %s ended without a result", action_id)
+            await self._end(run, (StatusName.INTERNAL, "internal error"))
+        else:
+            await self._end(run, None)
+
+    async def settle(self, run: ActionRun) -> None:
+        """Record SUCCEEDED with `run.response` now, before the `recording` block ends."""
+        await self._end(run, None)
+
+    async def _end(self, run: ActionRun, error: tuple[StatusName, str] | None) -> None:
+        if run.recorded:
+            return
+        run.recorded = True
+        if error is None:
+            assert run.response is not None
+            write = self.succeed(run.action_id, run.response)
+        else:
+            write = self.fail(run.action_id, *error, request_size=run.received)
+        # Shielded: a second cancellation (grpc's, the shutdown's) must not lose the record.
+        await asyncio.shield(write)
 
     @contextlib.contextmanager
     def running(self, action_id: str, task: asyncio.Task[object]) -> Iterator[None]:

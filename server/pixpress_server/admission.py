@@ -1,7 +1,8 @@
 """Admission control: a bounded queue that fails fast, and a memory budget that waits.
 
 Every request holds a queue slot from its first byte to its last, so at most
-`max_queue` requests are staged at once. Before its pixels are decoded a request
+`max_queue` requests are staged at once, and at most `--max-slots-per-owner` of one
+owner's (one key can't take every slot). Before its pixels are decoded a request
 reserves its estimated worker memory; a request larger than the whole budget is
 refused, the others wait their turn in arrival order (a big request is never
 starved by a stream of small ones).
@@ -17,27 +18,52 @@ from collections.abc import AsyncIterator, Iterator
 from pixpress_server.errors import TooLarge
 
 MIB = 1024 * 1024
+# A full queue frees up as requests finish: a second is a typical request's time.
+RETRY_AFTER_SECONDS = 1.0
 
 
 class RequestQueue:
-    """At most `capacity` requests in the server at once; the next one is refused."""
+    """At most `capacity` requests in the server at once, `per_owner` of one owner's; the
+    next one is refused."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, per_owner: int) -> None:
         self._capacity = capacity
+        self._per_owner = per_owner
         self._in_use = 0
+        self._held: collections.Counter[str] = collections.Counter()
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, owner: str) -> Iterator[None]:
         if self._in_use >= self._capacity:
             raise TooLarge(
                 f"server busy: {self._in_use} requests in progress, the limit is "
-                f"{self._capacity} (--max-queue); retry later"
+                f"{self._capacity} (--max-queue); retry later",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        if self._held[owner] >= self._per_owner:
+            raise TooLarge(
+                f"{owner!r} already has {self._held[owner]} requests in progress, the limit "
+                f"per owner is {self._per_owner} (--max-slots-per-owner); retry when one ends",
+                retry_after=RETRY_AFTER_SECONDS,
             )
         self._in_use += 1
+        self._held[owner] += 1
+        self._empty.clear()
         try:
             yield
         finally:
             self._in_use -= 1
+            self._held[owner] -= 1
+            if not self._held[owner]:
+                del self._held[owner]
+            if not self._in_use:
+                self._empty.set()
+
+    async def drained(self) -> None:
+        """Until no request holds a slot (on shutdown)."""
+        await self._empty.wait()
 
 
 class MemoryBudget:

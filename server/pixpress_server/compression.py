@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pixpress_server.blobs import link_or_copy
-from pixpress_server.errors import InternalFailure, NotFound, PixpressServerError, StatusName
+from pixpress_server.errors import NotFound
 from pixpress_server.processing.headers import HEAD_BYTES, read_header
 from pixpress_server.processing.limits import check_limits
 from pixpress_server.processing.memory import estimate_memory
@@ -23,10 +23,9 @@ from pixpress_server.store.records import ActionResponseData, AssetOrigin, Asset
 from pixpress_server.workers.jobs import CompressJob, ProbeJob
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
-    from pixpress_server.actions import ActionTracker
+    from pixpress_server.actions import ActionRun, ActionTracker
     from pixpress_server.admission import MemoryBudget
     from pixpress_server.blobs import BlobStore
     from pixpress_server.content import Contents
@@ -49,13 +48,6 @@ def sha256_of(path: Path) -> str:
         while chunk := file.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-CancelReason = tuple[StatusName, str]
-
-
-def _by_client() -> CancelReason:
-    return StatusName.CANCELLED, "the client cancelled the call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,29 +89,20 @@ class Compressor:
         self._contents = contents
         self._tracker = tracker
 
-    async def run(self, job: Job, why_cancelled: Callable[[], CancelReason] = _by_client) -> Done:
-        """Do the work and record it on the action, whatever way it ends.
+    async def run(self, job: Job, action: ActionRun) -> Done:
+        """Do the work, noting on `action` what was received and the outcome.
 
-        `why_cancelled` says what to record if the work is cancelled (a CancelAction has
-        already recorded itself, and the later write is then a no-op).
+        The caller's `ActionTracker.recording` block records the action when it ends, after
+        the output was streamed back; a stored output is safe already, so its success is
+        recorded now.
         """
         # Recorded with the outcome, so an input that fails before a worker takes it up
         # still shows its size and format.
-        received = (job.source_size, job.source_format)
-        try:
-            done = await self._run(job)
-        except PixpressServerError as error:
-            await self._tracker.fail(job.action_id, error.status, error.public_message, received)
-            raise
-        except asyncio.CancelledError:
-            code, message = why_cancelled()
-            await self._tracker.fail(job.action_id, code, message, received)
-            raise
-        except Exception as error:
-            logger.exception("unexpected failure running action %s", job.action_id)
-            await self._tracker.fail(job.action_id, StatusName.INTERNAL, "internal error", received)
-            raise InternalFailure("internal error", repr(error)) from error
-        await self._tracker.succeed(job.action_id, _response(done))
+        action.received = (job.source_size, job.source_format)
+        done = await self._run(job)
+        action.response = _response(done)
+        if job.store_output:
+            await self._tracker.settle(action)
         return done
 
     async def _run(self, job: Job) -> Done:

@@ -47,6 +47,7 @@ from pixpress_server.routes import Route, RouteLimits, Visibility
 from pixpress_server.servicers.actions import ActionServicer
 from pixpress_server.servicers.assets import AssetServicer
 from pixpress_server.servicers.compress import CompressServicer
+from pixpress_server.servicers.idle import IdleStreams, stop_server
 from pixpress_server.servicers.malformed import MalformedRequestInterceptor
 from pixpress_server.servicers.routes import RouteServicer
 from pixpress_server.settings import Settings, SettingsError
@@ -143,7 +144,10 @@ async def serve(settings: Settings) -> None:
             ("grpc.max_allowed_incoming_connections", MAX_CONNECTIONS),
         ],
     )
-    queue = RequestQueue(settings.max_queue)
+    queue, streams = (
+        RequestQueue(settings.max_queue, settings.owner_slots),
+        IdleStreams(settings.stream_idle_timeout),
+    )
     compressor = Compressor(
         Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames),
         pool,
@@ -153,11 +157,13 @@ async def serve(settings: Settings) -> None:
         tracker,
     )
     compress = CompressServicer(
-        compressor, tracker, queue, spool, store, blobs, settings.max_input_bytes, route
+        compressor, tracker, queue, spool, store, blobs, settings.max_input_bytes, route, streams
     )
     compress_pb2_grpc.add_CompressServiceServicer_to_server(compress, server)
     assets_pb2_grpc.add_AssetServiceServicer_to_server(
-        AssetServicer(store, blobs, spool, queue, settings.max_input_bytes, contents, route),
+        AssetServicer(
+            store, blobs, spool, queue, settings.max_input_bytes, contents, route, streams
+        ),
         server,
     )
     actions_pb2_grpc.add_ActionServiceServicer_to_server(
@@ -212,8 +218,12 @@ async def serve(settings: Settings) -> None:
         "shutting down: draining in-flight requests for up to %.0fs", settings.shutdown_grace
     )
     await health.enter_graceful_shutdown()
-    await asyncio.gather(
-        server.stop(settings.shutdown_grace), compress.drain(settings.shutdown_grace)
+    await stop_server(
+        server,
+        settings.shutdown_grace,
+        compress.drain(settings.shutdown_grace),
+        queue.drained(),
+        streams.settled(),
     )
     await sweeper.stop()
     await pool.close()

@@ -63,7 +63,9 @@ class PageTokens:
     def read(self, token: str, scope: ListingScope) -> ActionCursor:
         """The cursor in `token`; INVALID_ARGUMENT if it was altered or is for another listing."""
         encoded, _, signature = token.partition(".")
-        if not hmac.compare_digest(signature, self._sign(encoded, scope)):
+        # As bytes: compare_digest refuses str with non-ASCII text (a TypeError, not a refusal).
+        expected = self._sign(encoded, scope).encode()
+        if not hmac.compare_digest(signature.encode(), expected):
             raise InvalidInput("invalid page token: use the next_page_token of the same listing")
         try:
             data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))

@@ -1,4 +1,4 @@
-"""Admission: the bounded queue fails fast; the memory budget waits in arrival order."""
+"""Admission: the bounded queue fails fast (per owner too); the memory budget waits in order."""
 
 from __future__ import annotations
 
@@ -12,11 +12,39 @@ MIB = 1024 * 1024
 
 
 def test_queue_refuses_past_capacity_and_frees_slots() -> None:
-    queue = RequestQueue(2)
-    with queue.slot(), queue.slot(), pytest.raises(TooLarge, match="--max-queue"), queue.slot():
+    queue = RequestQueue(2, per_owner=2)
+    with (
+        queue.slot("a"),
+        queue.slot("b"),
+        pytest.raises(TooLarge, match="--max-queue") as refused,
+        queue.slot("c"),
+    ):
         pass
-    with queue.slot():  # both slots came back
+    assert refused.value.retry_after is not None and refused.value.retry_after > 0
+    with queue.slot("a"), queue.slot("a"):  # both slots came back
         pass
+
+
+def test_one_owner_cannot_take_every_slot() -> None:
+    queue = RequestQueue(4, per_owner=2)
+    with queue.slot("a"), queue.slot("a"):
+        refused = pytest.raises(TooLarge, match=r"'a' already has 2 .* \(--max-slots-per-owner\)")
+        with refused, queue.slot("a"):
+            pass
+        with queue.slot("b"), queue.slot("b"):  # another owner still gets the rest
+            pass
+    with queue.slot("a"), queue.slot("a"):  # a's slots came back
+        pass
+
+
+async def test_drained_waits_until_no_slot_is_held() -> None:
+    queue = RequestQueue(2, per_owner=1)
+    await asyncio.wait_for(queue.drained(), 1)  # nothing held: at once
+    with queue.slot("a"):
+        waiting = asyncio.ensure_future(queue.drained())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+    await asyncio.wait_for(waiting, 5)
 
 
 async def test_request_above_the_whole_budget_is_refused() -> None:

@@ -18,7 +18,7 @@ from pixpress_server.spool import read_chunks
 from pixpress_server.store.records import AssetOrigin
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterable, AsyncIterator
+    from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 
     import grpc
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pixpress_server.blobs import BlobStore
     from pixpress_server.content import Contents
     from pixpress_server.routes import Route
+    from pixpress_server.servicers.idle import IdleStreams
     from pixpress_server.spool import Spool
     from pixpress_server.store.base import AssetStore
     from pixpress_server.store.records import AssetRecord
@@ -43,7 +44,9 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
         max_input_bytes: int,
         contents: Contents,
         route: Route,
+        streams: IdleStreams,
     ) -> None:
+        self._streams = streams
         self._store = store
         self._blobs = blobs
         self._contents = contents
@@ -58,8 +61,9 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
     ) -> assets_pb2.Asset:
         owner = current_owner()
         self._route.check_use(owner)  # assets exist to be inputs of the route
-        with self._queue.slot(), self._spool.request_files(SNIFF_BYTES, hashed=True) as files:
-            chunks = self._within_quota(_chunks(request_iterator), owner)
+        with self._queue.slot(owner), self._spool.request_files(SNIFF_BYTES, hashed=True) as files:
+            requests = self._streams.requests(request_iterator)
+            chunks = self._within_quota(_chunks(requests), owner)
             image_format = await receive_image(
                 chunks, files.input, self._max_input_bytes, context.cancelled
             )
@@ -84,6 +88,12 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
     async def DownloadAsset(
         self, request: assets_pb2.DownloadAssetRequest, context: Context
     ) -> AsyncIterator[assets_pb2.DownloadAssetResponse]:
+        async for response in self._streams.responses(self._download(request)):
+            yield response
+
+    async def _download(
+        self, request: assets_pb2.DownloadAssetRequest
+    ) -> AsyncGenerator[assets_pb2.DownloadAssetResponse, None]:
         asset = await self._find(request.id)
         yield assets_pb2.DownloadAssetResponse(asset=asset_to_wire(asset))
         try:

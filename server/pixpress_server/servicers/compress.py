@@ -6,20 +6,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
 from pixpress.v1 import actions_pb2, compress_pb2, compress_pb2_grpc
 
 from pixpress_server.caller import current_owner
-from pixpress_server.compression import CancelReason, Job, log_done
-from pixpress_server.errors import (
-    InvalidInput,
-    NotFound,
-    PixpressServerError,
-    StatusName,
-)
+from pixpress_server.compression import Job, log_done
+from pixpress_server.errors import InvalidInput, NotFound, PixpressServerError, StatusName
 from pixpress_server.ids import checked_id
 from pixpress_server.processing.formats import SNIFF_BYTES
 from pixpress_server.servicers.convert import action_to_wire, options_from_wire, result_to_wire
@@ -29,12 +24,13 @@ from pixpress_server.spool import read_chunks
 from pixpress_server.store.records import ActionRequestData
 
 if TYPE_CHECKING:
-    from pixpress_server.actions import ActionTracker
+    from pixpress_server.actions import ActionTracker, CancelReason
     from pixpress_server.admission import RequestQueue
     from pixpress_server.blobs import BlobStore
     from pixpress_server.compression import Compressor
     from pixpress_server.processing.model import CompressOptions
     from pixpress_server.routes import Route
+    from pixpress_server.servicers.idle import IdleStreams
     from pixpress_server.spool import RequestFiles, Spool
     from pixpress_server.store.base import AssetStore
     from pixpress_server.store.records import AssetRecord
@@ -42,6 +38,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RESPONSE_CHUNK_BYTES = 1024 * 1024  # well under gRPC's 4 MiB message limit
+# Trailing metadata of a failed Compress once its action exists: the SDK's error.action_id.
+ACTION_ID_KEY = "pixpress-action-id"
+CANCELLED_MESSAGE = "the call was cancelled (by the client, or by gRPC for a message over 4 MiB)"
+NO_INPUT_MESSAGE = (
+    "no input image: pass input_asset={'assetId': ID, 'assetType': 'file'} "
+    "(upload one first with client.assets.upload)"
+)
 
 Context = grpc.aio.ServicerContext[compress_pb2.CompressRequest, compress_pb2.CompressResponse]
 
@@ -57,8 +60,10 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         blobs: BlobStore,
         max_input_bytes: int,
         route: Route,
+        streams: IdleStreams,
     ) -> None:
         self._route = route
+        self._streams = streams
         self._compressor = compressor
         self._tracker = tracker
         self._queue = queue
@@ -75,27 +80,35 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         request_iterator: AsyncIterable[compress_pb2.CompressRequest],
         context: Context,
     ) -> AsyncIterator[compress_pb2.CompressResponse]:
+        requests = self._streams.requests(request_iterator)
+        async for response in self._streams.responses(self._compress(requests, context)):
+            yield response
+
+    async def _compress(
+        self, requests: AsyncIterator[compress_pb2.CompressRequest], context: Context
+    ) -> AsyncGenerator[compress_pb2.CompressResponse, None]:
         started = time.perf_counter()
         owner = current_owner()
-        with self._queue.slot(), self._spool.request_files(SNIFF_BYTES) as files:
+        with self._queue.slot(owner), self._spool.request_files(SNIFF_BYTES) as files:
             self._check_route_access(owner)
-            requests = aiter(request_iterator)
             message = await _first_options(requests)
             options = options_from_wire(message)
             asset = await self._input_asset(owner, message.input_asset_id)
             action = await self._tracker.create(owner, _request_data(message, options))
-            yield compress_pb2.CompressResponse(action_id=action.id)
-            task = asyncio.current_task()
-            assert task is not None
-            with self._tracker.running(action.id, task):
-                job = await self._job(
-                    action.id, owner, requests, files, options, asset, message, context
-                )
-                done = await self._compressor.run(job, lambda: _why_call_ended(context))
-            log_done(action.id, owner, done, started)
-            yield compress_pb2.CompressResponse(result=result_to_wire(done, action.id))
-            for chunk in read_chunks(done.output, RESPONSE_CHUNK_BYTES):
-                yield compress_pb2.CompressResponse(chunk=chunk)
+            context.set_trailing_metadata(((ACTION_ID_KEY, action.id),))
+            async with self._tracker.recording(action.id, lambda: _why_call_ended(context)) as run:
+                yield compress_pb2.CompressResponse(action_id=action.id)
+                task = asyncio.current_task()
+                assert task is not None
+                with self._tracker.running(action.id, task):
+                    job = await self._job(
+                        action.id, owner, requests, files, options, asset, message, context
+                    )
+                    done = await self._compressor.run(job, run)
+                log_done(action.id, owner, done, started)
+                yield compress_pb2.CompressResponse(result=result_to_wire(done, action.id))
+                for chunk in read_chunks(done.output, RESPONSE_CHUNK_BYTES):
+                    yield compress_pb2.CompressResponse(chunk=chunk)
 
     @unary_errors
     async def SubmitCompress(
@@ -106,14 +119,17 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         owner = current_owner()
         self._check_route_access(owner)
         options = options_from_wire(request.options)
+        data = _request_data(request.options, options, store_output=True)
         if not request.options.input_asset_id:
-            raise InvalidInput("SubmitCompress needs options.input_asset_id (upload first)")
+            # Recorded all the same: every use of the route has its action.
+            action = await self._tracker.create(owner, data)
+            await self._tracker.fail(action.id, StatusName.INVALID_ARGUMENT, NO_INPUT_MESSAGE)
+            return action_to_wire(await self._tracker.get(owner, action.id))
         asset = await self._input_asset(owner, request.options.input_asset_id)
         assert asset is not None
         # Refuse now, not in the background, when the server is already full.
         slot = contextlib.ExitStack()
-        slot.enter_context(self._queue.slot())
-        data = _request_data(request.options, options, store_output=True)
+        slot.enter_context(self._queue.slot(owner))
         action = await self._tracker.create(owner, data)
         task = asyncio.get_running_loop().create_task(
             self._run_in_background(action.id, owner, asset, options, slot)
@@ -143,21 +159,24 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
         started = time.perf_counter()
         task = asyncio.current_task()
         assert task is not None
-        with (
-            slot,
-            self._spool.request_files(SNIFF_BYTES) as files,
-            self._tracker.running(action_id, task),
-        ):
-            job = self._asset_job(action_id, owner, files, options, asset, store_output=True)
-            try:
-                done = await self._compressor.run(job, self._why_background_ended)
-            except PixpressServerError as error:
-                logger.info("action %s failed: %s", action_id, error.public_message)
-                return
-            except asyncio.CancelledError:
-                logger.info("action %s cancelled", action_id)
-                return
-            log_done(action_id, owner, done, started)
+        try:
+            with (
+                slot,
+                self._spool.request_files(SNIFF_BYTES) as files,
+                self._tracker.running(action_id, task),
+            ):
+                async with self._tracker.recording(action_id, self._why_background_ended) as run:
+                    job = self._asset_job(
+                        action_id, owner, files, options, asset, store_output=True
+                    )
+                    done = await self._compressor.run(job, run)
+        except PixpressServerError as error:
+            logger.info("action %s failed: %s", action_id, error.public_message)
+            return
+        except asyncio.CancelledError:
+            logger.info("action %s cancelled", action_id)
+            return
+        log_done(action_id, owner, done, started)
 
     def _why_background_ended(self) -> CancelReason:
         if self._stopping:
@@ -233,7 +252,9 @@ def _why_call_ended(context: Context) -> CancelReason:
     remaining = context.time_remaining()
     if remaining is not None and remaining <= 0:
         return StatusName.DEADLINE_EXCEEDED, "the call's deadline passed"
-    return StatusName.CANCELLED, "the client cancelled the call"
+    # gRPC itself ends a call with a message over 4 MiB (telling the client
+    # RESOURCE_EXHAUSTED), and the handler sees that exactly as a client's cancel.
+    return StatusName.CANCELLED, CANCELLED_MESSAGE
 
 
 def _request_data(
