@@ -80,6 +80,10 @@ class WorkerUnavailable(PixpressServerError):
     status = StatusName.UNAVAILABLE
 
 
+class ShuttingDown(PixpressServerError):
+    status = StatusName.UNAVAILABLE
+
+
 class WrongState(PixpressServerError):
     status = StatusName.FAILED_PRECONDITION
 

@@ -38,7 +38,9 @@ from pixpress_server.auth.interceptor import AuthInterceptor
 from pixpress_server.blobs import BlobStore
 from pixpress_server.compression import Compressor
 from pixpress_server.content import Contents
+from pixpress_server.draining import DrainGate, drain_then_stop
 from pixpress_server.filemodes import restrict_new_files, tighten
+from pixpress_server.health import ServingHealth
 from pixpress_server.page_tokens import PageTokens, load_or_create_secret
 from pixpress_server.processing.model import Limits
 from pixpress_server.ratelimit import FailureWindow, TokenBuckets
@@ -47,7 +49,7 @@ from pixpress_server.routes import Route, RouteLimits, Visibility
 from pixpress_server.servicers.actions import ActionServicer
 from pixpress_server.servicers.assets import AssetServicer
 from pixpress_server.servicers.compress import CompressServicer
-from pixpress_server.servicers.idle import IdleStreams, stop_server
+from pixpress_server.servicers.idle import IdleStreams
 from pixpress_server.servicers.malformed import MalformedRequestInterceptor
 from pixpress_server.servicers.routes import RouteServicer
 from pixpress_server.settings import Settings, SettingsError
@@ -133,8 +135,9 @@ async def serve(settings: Settings) -> None:
     pool = WorkerPool(settings.workers, settings.log_level, settings.threads_per_worker)
     await pool.start()
 
+    drain_gate = DrainGate()
     server = grpc.aio.server(
-        interceptors=build_interceptors(settings, store),
+        interceptors=[drain_gate, *build_interceptors(settings, store)],
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
             ("grpc.max_send_message_length", _MESSAGE_LIMIT),
@@ -186,8 +189,7 @@ async def serve(settings: Settings) -> None:
             f"cannot listen on {display_address(settings.host, settings.port)}: {error}"
         ) from None
     await server.start()
-    for name in ("", *SERVICE_NAMES[:4]):
-        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    serving = await ServingHealth.started(health, SERVICE_NAMES[:4], pool)
     print(f"pixpress listening on {display_address(settings.host, port)}", flush=True)
     logger.info(
         "route=%s (%s) auth=%s workers=%d memory_budget=%d max_input_bytes=%d data_dir=%s",
@@ -217,10 +219,11 @@ async def serve(settings: Settings) -> None:
     logger.info(
         "shutting down: draining in-flight requests for up to %.0fs", settings.shutdown_grace
     )
-    await health.enter_graceful_shutdown()
-    await stop_server(
+    await drain_then_stop(
         server,
         settings.shutdown_grace,
+        serving,
+        drain_gate,
         compress.drain(settings.shutdown_grace),
         queue.drained(),
         streams.settled(),
