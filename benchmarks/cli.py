@@ -18,7 +18,7 @@ from rich.console import Console
 
 from benchmarks import plots
 from benchmarks.baseline import BASELINE_FORMATS
-from benchmarks.bigimages import BigImageRun, ConcurrentRun, run_big_images
+from benchmarks.bigimages import BIG_IMAGES, BigImageRun, ConcurrentRun, run_big_images
 from benchmarks.compression import collect_scores, scoring_jobs, summarise
 from benchmarks.console import print_results, progress_bar
 from benchmarks.corpus import DEFAULT_CORPUS, Corpus, CorpusImage, load_corpus
@@ -266,7 +266,8 @@ def _run(  # noqa: PLR0915 (one linear script: each step reads best in order)
         if big:
             big_dir = args.big_dir or scratch / "big"
             big_dir.mkdir(parents=True, exist_ok=True)
-            progress.update(task, total=(progress.tasks[0].total or 0) + 7)
+            # generate and compress each image, then the concurrent run
+            progress.update(task, total=(progress.tasks[0].total or 0) + 2 * len(BIG_IMAGES) + 1)
             big_runs, concurrent = run_big_images(
                 big_dir, scratch, throughput_quality, progress=step
             )

@@ -102,6 +102,9 @@ class FormatSpec:
     bytes_per_pixel: float
     # Lower figure for JPEGs with subsampled chroma (ImageHeader.chroma_subsampled).
     subsampled_bytes_per_pixel: float | None = None
+    # The orientation survives without rotating pixels: JPEG gets a minimal EXIF Orientation
+    # segment, TIFF writes its own Orientation tag, HEIF decoders apply irot/imir.
+    keeps_orientation_tag: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +118,15 @@ class UnsupportedSpec:
 # bytes_per_pixel: measured peak RSS per pixel at q 80, ~10% margin (memory.py has the numbers).
 _TIFF_MAGIC = _prefix(b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 FORMATS: tuple[FormatSpec, ...] = (
-    FormatSpec(ImageFormat.JPEG, "image/jpeg", _prefix(b"\xff\xd8\xff"), False, False, 14.0, 6.6),
+    FormatSpec(
+        ImageFormat.JPEG, "image/jpeg", _prefix(b"\xff\xd8\xff"), False, False, 14.0, 6.6, True
+    ),
     FormatSpec(ImageFormat.PNG, "image/png", _prefix(b"\x89PNG\r\n\x1a\n"), False, True, 7.0),
     FormatSpec(ImageFormat.WEBP, "image/webp", _is_webp, True, True, 38.0),
     FormatSpec(ImageFormat.GIF, "image/gif", _prefix(b"GIF87a", b"GIF89a"), True, False, 18.0),
-    FormatSpec(ImageFormat.AVIF, "image/avif", _is_avif, True, True, 29.0),
-    FormatSpec(ImageFormat.HEIF, "image/heif", _is_heif, True, True, 29.0),
-    FormatSpec(ImageFormat.TIFF, "image/tiff", _TIFF_MAGIC, True, True, 4.5),
+    FormatSpec(ImageFormat.AVIF, "image/avif", _is_avif, True, True, 29.0, None, True),
+    FormatSpec(ImageFormat.HEIF, "image/heif", _is_heif, True, True, 29.0, None, True),
+    FormatSpec(ImageFormat.TIFF, "image/tiff", _TIFF_MAGIC, True, True, 4.5, None, True),
 )
 
 UNSUPPORTED: tuple[UnsupportedSpec, ...] = (

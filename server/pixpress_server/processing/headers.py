@@ -19,6 +19,43 @@ HEAD_BYTES = 256 * 1024
 """Bytes of the file to pass in: enough for JPEG EXIF/ICC segments and small GIFs."""
 
 _PNG_BANDS = {0: 1, 2: 3, 3: 4, 4: 2, 6: 4}  # palette: libvips expands to RGB(A)
+_ORIENTATION_TAG = 0x0112
+_SHORT = 3
+
+
+def exif_orientation(exif: bytes) -> int:
+    """The Orientation tag of IFD0 in a TIFF-structured EXIF block; 1 if absent or unreadable."""
+    exif = exif.removeprefix(b"Exif\x00\x00")
+    order = {b"II": "<", b"MM": ">"}.get(exif[:2])
+    if order is None or len(exif) < 8:
+        return 1
+    (ifd,) = struct.unpack(order + "I", exif[4:8])
+    if ifd + 2 > len(exif):
+        return 1
+    (count,) = struct.unpack(order + "H", exif[ifd : ifd + 2])
+    for entry in range(ifd + 2, min(ifd + 2 + 12 * count, len(exif) - 11), 12):
+        tag, kind, _, value = struct.unpack(order + "HHIH", exif[entry : entry + 10])
+        if tag == _ORIENTATION_TAG and kind == _SHORT:
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def _png_orientation(head: bytes) -> int | None:
+    """From an eXIf chunk ahead of the first IDAT (where libvips reads it); None when the
+    chunks before IDAT reach past `head`."""
+    pos = 8
+    while pos + 8 <= len(head):
+        (length,) = struct.unpack(">I", head[pos : pos + 4])
+        kind = head[pos + 4 : pos + 8]
+        if kind == b"IDAT":
+            return 1
+        end = pos + 12 + length
+        if end > len(head):
+            return None
+        if kind == b"eXIf":
+            return exif_orientation(head[pos + 8 : end - 4])
+        pos = end
+    return None
 
 
 def _png(head: bytes) -> ImageHeader | None:
@@ -27,9 +64,18 @@ def _png(head: bytes) -> ImageHeader | None:
         return None
     width, height = struct.unpack(">II", head[16:24])
     bands = _PNG_BANDS.get(head[25])
-    if bands is None:
+    orientation = _png_orientation(head)
+    if bands is None or orientation is None:
         return None
-    return ImageHeader(ImageFormat.PNG, width, height, frames=1, bands=bands)
+    return ImageHeader(
+        ImageFormat.PNG,
+        width,
+        height,
+        frames=1,
+        bands=bands,
+        sample_bytes=2 if head[24] == 16 else 1,  # 1, 2 and 4 bits decode to bytes
+        orientation=orientation,
+    )
 
 
 def _jpeg(head: bytes) -> ImageHeader | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pixpress_server.processing.formats import spec_for
-from pixpress_server.processing.model import ImageHeader
+from pixpress_server.processing.formats import FormatSpec, spec_for
+from pixpress_server.processing.model import ImageFormat, ImageHeader
 
 MIB = 1024 * 1024
 
@@ -30,16 +30,49 @@ PROCESS_OVERHEAD = 48 * MIB
 INPUT_COPIES = 1
 OUTPUT_COPIES = 1.5  # the output and a post-pass copy, which is usually much smaller
 
+# PNG's figure (7.0) is for 8-bit RGB; other layouts scale with the decoded pixel
+# (ImageHeader.decoded_pixel_bytes, D: bands x bytes per sample). The peak is the larger of:
+#   encode: D for the decoded image in memory, plus libimagequant's 8-bit RGBA copy and the
+#     palette indices (7.0 - 3 = 4.0 B/px); 16-bit samples hold one more D-sized copy on the
+#     way down to 8 bits. Measured: 16383^2 16-bit RGBA smooth gradient, 20.6 B/px in the
+#     encode (5346 MiB peak; 4 + 2 x 8 = 20), 16-bit RGB photo 16 MP 14.6 (16);
+#   lossless: oxipng's decoded copy and its filter trials (q 100, or a rejected palette),
+#     2.3 x D: 16 MP 8-bit RGBA photo 12.1 B/px, 8-bit RGB 7.25 (q 100), 16-bit RGBA
+#     16.0 at 268 MP; under 7.0 for 8-bit RGB, whose measured figure stays.
+_PNG_PALETTE_BASE = 4.0
+_PNG_LOSSLESS_COPIES = 2.3
+# Turning the pixels upright decodes the whole image into memory first, and that copy lives
+# until the output is written: + D per pixel. Measured on PNG: 16 MP RGB 8.2 -> 11.1 B/px,
+# RGBA 12.1 -> 15.7, 16-bit RGBA 22.2 -> 29.0.
+
 
 def estimate_memory(header: ImageHeader, input_size: int) -> int:
     """Peak resident bytes of a worker process compressing this image.
 
-    pixels x frames x the format's measured bytes/pixel (FormatSpec.bytes_per_pixel), plus
-    the input bytes, an allowance for the output, and the worker's fixed overhead.
+    pixels x frames x bytes/pixel (the format's measured figure, FormatSpec.bytes_per_pixel,
+    scaled for PNG's bit depth and bands, plus a decoded copy when the pixels are rotated),
+    plus the input bytes, an allowance for the output, and the worker's fixed overhead.
     """
+    pixel_bytes = int(header.pixels * header.frames * bytes_per_pixel(header))
+    return pixel_bytes + int((INPUT_COPIES + OUTPUT_COPIES) * input_size) + PROCESS_OVERHEAD
+
+
+def bytes_per_pixel(header: ImageHeader) -> float:
+    """Peak bytes per pixel per frame of compressing this image."""
     spec = spec_for(header.format)
     factor = spec.bytes_per_pixel
     if header.chroma_subsampled and spec.subsampled_bytes_per_pixel is not None:
         factor = spec.subsampled_bytes_per_pixel
-    pixel_bytes = int(header.pixels * header.frames * factor)
-    return pixel_bytes + int((INPUT_COPIES + OUTPUT_COPIES) * input_size) + PROCESS_OVERHEAD
+    decoded = header.decoded_pixel_bytes
+    if header.format == ImageFormat.PNG:
+        wide = 1 if header.sample_bytes > 1 else 0
+        palette = _PNG_PALETTE_BASE + decoded * (1 + wide)
+        factor = max(factor, palette, _PNG_LOSSLESS_COPIES * decoded)
+    if rotates_pixels(header, spec):
+        factor += decoded
+    return factor
+
+
+def rotates_pixels(header: ImageHeader, spec: FormatSpec) -> bool:
+    """Whether compressing turns the pixels upright (as by default: metadata not kept)."""
+    return header.frames == 1 and header.orientation != 1 and not spec.keeps_orientation_tag

@@ -55,11 +55,21 @@ class ImageHeader:
     # JPEG only: chroma stored at reduced resolution (4:2:0/4:2:2). It halves mozjpeg's
     # coefficient buffers; False (the conservative default) for everything else.
     chroma_subsampled: bool = False
+    # Bytes of one band of a decoded pixel: 2 for 16-bit images (libvips "ushort").
+    sample_bytes: int = 1
+    # EXIF orientation (1: as stored). Formats without an orientation tag of their own
+    # have their pixels rotated upright, which holds a decoded copy in memory.
+    orientation: int = 1
 
     @property
     def pixels(self) -> int:
         """Pixels of one frame."""
         return self.width * self.height
+
+    @property
+    def decoded_pixel_bytes(self) -> int:
+        """Bytes of one decoded pixel (all bands)."""
+        return self.bands * self.sample_bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,14 +17,13 @@ from typing import TypeVar
 from pixpress_server.errors import InternalFailure, PixpressServerError
 from pixpress_server.processing import apng, vips
 from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal
-from pixpress_server.processing.formats import SNIFF_BYTES, sniff
+from pixpress_server.processing.formats import SNIFF_BYTES, sniff, spec_for
 from pixpress_server.processing.limits import check_limits
 from pixpress_server.processing.metadata import NORMAL_ORIENTATION, MetadataPolicy
 from pixpress_server.processing.model import (
     DEFAULT_THREADS_PER_WORKER,
     CompressOptions,
     CompressOutcome,
-    ImageFormat,
     ImageHeader,
     Limits,
     StageReport,
@@ -36,11 +35,6 @@ _T = TypeVar("_T")
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
-# Formats whose orientation survives without rotating pixels: JPEG gets a minimal EXIF
-# Orientation segment, TIFF writes its own Orientation tag, HEIF decoders apply irot/imir.
-_KEEPS_ORIENTATION_TAG = frozenset(
-    {ImageFormat.JPEG, ImageFormat.TIFF, ImageFormat.AVIF, ImageFormat.HEIF}
-)
 _BYTES_PER_SAMPLE = {
     "uchar": 1,
     "char": 1,
@@ -76,6 +70,8 @@ def _header(image: vips.VipsImage) -> ImageHeader:
         frames=frames,
         bands=image.bands,
         chroma_subsampled=image.get_str("jpeg-chroma-subsample", "4:4:4") != "4:4:4",
+        sample_bytes=_BYTES_PER_SAMPLE.get(image.band_format, 1),
+        orientation=image.get_int("orientation", NORMAL_ORIENTATION),
     )
 
 
@@ -144,13 +140,12 @@ def _compress(
     image, header = _probe_image(source, limits)
     data = source.read_bytes()
     header = apng.check(data, header, limits)  # libvips sees only an APNG's first frame
-    orientation = image.get_int("orientation", NORMAL_ORIENTATION)
+    orientation = header.orientation
     if header.frames == 1 and policy.rotate_pixels(
-        orientation, keeps_tag=header.format in _KEEPS_ORIENTATION_TAG
+        orientation, keeps_tag=spec_for(header.format).keeps_orientation_tag
     ):
         image = image.in_memory().autorotated()
-    sample = _BYTES_PER_SAMPLE.get(image.band_format, 1)
-    stages.done("decode", header.pixels * header.frames * header.bands * sample)
+    stages.done("decode", header.pixels * header.frames * header.decoded_pixel_bytes)
 
     def outcome(output_size: int, reason: str = "") -> CompressOutcome:
         return CompressOutcome(
