@@ -1,8 +1,9 @@
 """The route page's Python snippets, run as written against a real server: extracted from the
 page's text, with only Ouro's names swapped for pixpress's, each exec()'d and its output read.
 
-The page is `../shared/seed/000_964958b60d3d8507.txt` (override with $PIXPRESS_ROUTE_PAGE). It
-is flattened text: each snippet's last line runs into the next paragraph, and the body of its
+The page is `tests/fixtures/route-page/compress-an-image.txt`, a byte-for-byte copy of the
+route page the project started from (`shared/seed/000_964958b60d3d8507.txt`). It is
+flattened text: each snippet's last line runs into the next paragraph, and the body of its
 one `for` loop lost its indentation; both are undone mechanically, nothing is retyped.
 """
 
@@ -12,7 +13,6 @@ import ast
 import contextlib
 import io
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,9 +25,7 @@ from pixpress import Client
 from tests.integration.server_process import ServerProcess, create_key, start_server
 
 REPO = Path(__file__).resolve().parents[2]
-PAGE = Path(
-    os.environ.get("PIXPRESS_ROUTE_PAGE", REPO.parent / "shared/seed/000_964958b60d3d8507.txt")
-)
+PAGE = REPO / "tests" / "fixtures" / "route-page" / "compress-an-image.txt"
 JPEG = REPO / "tests" / "fixtures" / "jpeg" / "Landscape_1.jpg"
 PAGE_ROUTE_ID = "6e8bf803-009e-4ccc-b968-09366eba9fcc"  # the id the page retrieves
 SNIPPET_STARTS = ("import os", "# Retrieve the route")
@@ -121,8 +119,6 @@ class Page:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
-    if not PAGE.is_file():
-        pytest.skip(f"the route page is not at {PAGE} (set PIXPRESS_ROUTE_PAGE)")
     snippets = extract_snippets(PAGE.read_text(encoding="utf-8"))
     data_dir = tmp_path_factory.mktemp("route-page")
     key = create_key(data_dir, "alice")
@@ -143,8 +139,6 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
 
 
 def test_the_page_has_four_snippets_in_ouro_names() -> None:
-    if not PAGE.is_file():
-        pytest.skip(f"the route page is not at {PAGE}")
     snippets = extract_snippets(PAGE.read_text(encoding="utf-8"))
     assert [s.splitlines()[-1] for s in snippets] == [
         "print(route.metadata)",
