@@ -60,7 +60,6 @@ class Job:
     source_size: int
     source_format: str
     target: Path  # a spool path the worker may write
-    staging: Path  # a spool path for copying into the blob store
     options: CompressOptions
     store_output: bool
 

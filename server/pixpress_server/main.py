@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -147,47 +148,27 @@ async def serve(settings: Settings) -> None:
             ("grpc.max_allowed_incoming_connections", MAX_CONNECTIONS),
         ],
     )
-    queue, streams = (
-        RequestQueue(settings.max_queue, settings.owner_slots),
-        IdleStreams(settings.stream_idle_timeout),
-    )
-    compressor = Compressor(
-        Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames),
-        pool,
-        MemoryBudget(settings.memory_budget),
-        blobs,
-        contents,
-        tracker,
-    )
-    compress = CompressServicer(
-        compressor, tracker, queue, spool, store, blobs, settings.max_input_bytes, route, streams
-    )
-    compress_pb2_grpc.add_CompressServiceServicer_to_server(compress, server)
-    assets_pb2_grpc.add_AssetServiceServicer_to_server(
-        AssetServicer(
-            store, blobs, spool, queue, settings.max_input_bytes, contents, route, streams
-        ),
+    queue = RequestQueue(settings.max_queue, settings.owner_slots)
+    streams = IdleStreams(settings.stream_idle_timeout)
+    compress = _add_servicers(
         server,
+        settings,
+        route,
+        Storage(spool, blobs, store, contents),
+        tracker,
+        tokens,
+        pool,
+        queue,
+        streams,
     )
-    actions_pb2_grpc.add_ActionServiceServicer_to_server(
-        ActionServicer(tracker, store, tokens, route), server
-    )
-    routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(route), server)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
     try:
-        listen = display_address(settings.host, settings.port)
-        port = (
-            server.add_insecure_port(listen)
-            if credentials is None
-            else server.add_secure_port(listen, credentials)
-        )
-    except RuntimeError as error:
+        port = _listen(server, settings, credentials)
+    except SettingsError:
         await pool.close()
-        raise SettingsError(
-            f"cannot listen on {display_address(settings.host, settings.port)}: {error}"
-        ) from None
+        raise
     await server.start()
     serving = await ServingHealth.started(health, SERVICE_NAMES[:4], pool)
     print(f"pixpress listening on {display_address(settings.host, port)}", flush=True)
@@ -232,6 +213,79 @@ async def serve(settings: Settings) -> None:
     await pool.close()
     store.close()
     logger.info("stopped")
+
+
+@dataclass(frozen=True, slots=True)
+class Storage:
+    """Where request bytes are staged, asset bytes kept, and records stored."""
+
+    spool: Spool
+    blobs: BlobStore
+    store: SqliteStore
+    contents: Contents
+
+
+def _add_servicers(
+    server: grpc.aio.Server,
+    settings: Settings,
+    route: Route,
+    storage: Storage,
+    tracker: ActionTracker,
+    tokens: PageTokens,
+    pool: WorkerPool,
+    queue: RequestQueue,
+    streams: IdleStreams,
+) -> CompressServicer:
+    """Build the pixpress servicers on `server`; the Compress one drains on shutdown."""
+    compressor = Compressor(
+        Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames),
+        pool,
+        MemoryBudget(settings.memory_budget),
+        storage.blobs,
+        storage.contents,
+        tracker,
+    )
+    compress = CompressServicer(
+        compressor,
+        tracker,
+        queue,
+        storage.spool,
+        storage.store,
+        storage.blobs,
+        settings.max_input_bytes,
+        route,
+        streams,
+    )
+    compress_pb2_grpc.add_CompressServiceServicer_to_server(compress, server)
+    assets = AssetServicer(
+        storage.store,
+        storage.blobs,
+        storage.spool,
+        queue,
+        settings.max_input_bytes,
+        storage.contents,
+        route,
+        streams,
+    )
+    assets_pb2_grpc.add_AssetServiceServicer_to_server(assets, server)
+    actions_pb2_grpc.add_ActionServiceServicer_to_server(
+        ActionServicer(tracker, storage.store, tokens, route), server
+    )
+    routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(route), server)
+    return compress
+
+
+def _listen(
+    server: grpc.aio.Server, settings: Settings, credentials: grpc.ServerCredentials | None
+) -> int:
+    """Bind the port (TLS when credentials are given); the port bound."""
+    listen = display_address(settings.host, settings.port)
+    try:
+        if credentials is None:
+            return server.add_insecure_port(listen)
+        return server.add_secure_port(listen, credentials)
+    except RuntimeError as error:
+        raise SettingsError(f"cannot listen on {listen}: {error}") from None
 
 
 def _parser() -> argparse.ArgumentParser:

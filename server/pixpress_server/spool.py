@@ -63,7 +63,6 @@ class SpooledInput:
 class RequestFiles:
     input: SpooledInput
     output: Path  # where a worker writes the result
-    staging: Path  # scratch for copying into the blob store
 
 
 class Spool:
@@ -84,13 +83,12 @@ class Spool:
         files = RequestFiles(
             input=SpooledInput(self.directory / f"{stem}.in.part", head_size, hashed),
             output=self.directory / f"{stem}.out.part",
-            staging=self.directory / f"{stem}.copy.part",
         )
         try:
             yield files
         finally:
             files.input.close()
-            for path in (files.input.path, files.output, files.staging):
+            for path in (files.input.path, files.output):
                 path.unlink(missing_ok=True)
 
 

@@ -221,7 +221,6 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
             source_size=files.input.size,
             source_format=str(image_format),
             target=files.output,
-            staging=files.staging,
             options=options,
             store_output=message.store_output,
         )
@@ -242,7 +241,6 @@ class CompressServicer(compress_pb2_grpc.CompressServiceServicer):
             source_size=asset.size,
             source_format=asset.format,
             target=files.output,
-            staging=files.staging,
             options=options,
             store_output=store_output,
         )
