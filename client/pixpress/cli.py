@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from rich.table import Table
 
 from pixpress._client import Client
 from pixpress._config import API_KEY_ENV, DEFAULT_TARGET, TARGET_ENV
-from pixpress._errors import InvalidOptionsError, PixpressError
+from pixpress._errors import InvalidOptionsError, PixpressError, ResourceExhaustedError
 from pixpress._files import temporary_sibling
 from pixpress._models import Action, ActionStatus
 from pixpress._plan import IMAGE_EXTENSIONS, Job, PlanError, plan_jobs, walk_images
@@ -351,9 +352,34 @@ def write_atomically(destination: Path, data: bytes, mode_from: Path | None = No
         raise
 
 
+# A busy server or a rate limit answers RESOURCE_EXHAUSTED with a retry hint: a tree of many
+# small files should slow down to what the server allows, not fail file by file.
+MAX_RETRIES = 5
+MAX_RETRY_WAIT = 30.0
+
+
+def compress_with_retries(
+    client: Client,
+    job: Job,
+    quality: int,
+    keep_metadata: bool,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CompressResult:
+    """`client.compress`, retried after the server's hint while it answers RESOURCE_EXHAUSTED
+    with one (up to MAX_RETRIES times); any other error, or no hint, is raised at once."""
+    for attempt in range(MAX_RETRIES + 1):
+        try:
+            return client.compress(job.source, quality, keep_metadata)
+        except ResourceExhaustedError as error:
+            if error.retry_after is None or attempt == MAX_RETRIES:
+                raise
+            sleep(min(error.retry_after, MAX_RETRY_WAIT))
+    raise AssertionError("unreachable")
+
+
 def compress_one(client: Client, job: Job, quality: int, keep_metadata: bool) -> CompressResult:
     """Compress one file and write its output (in place only when it got smaller)."""
-    result = client.compress(job.source, quality, keep_metadata)
+    result = compress_with_retries(client, job, quality, keep_metadata)
     if job.in_place:
         if not result.kept_original:
             write_atomically(job.destination, result.data, mode_from=job.source)

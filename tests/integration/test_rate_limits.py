@@ -4,6 +4,10 @@ with small limits: RESOURCE_EXHAUSTED with a `pixpress-retry-after` hint that is
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +160,38 @@ def test_a_peer_failing_authentication_is_throttled_even_with_a_good_key(
     with grpc.insecure_channel(server.address) as channel:  # a new connection: same address
         again = _get_route(channel, key)
         assert again is not None and _retry_after(again) > 0
+
+
+def test_the_cli_slows_down_to_the_rate_limit_instead_of_failing(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = create_key(data_dir, "alice")
+    server = start_server(data_dir, ["--workers", "1", "--rate-limit", "2", "--rate-burst", "2"])
+    try:
+        images = tmp_path / "images"
+        images.mkdir()
+        source = Path(__file__).resolve().parents[1] / "fixtures" / "pngsuite"
+        for path in sorted(source.glob("[!x]*.png"))[:6]:
+            shutil.copy(path, images / path.name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
+        env |= {"PIXPRESS_SERVER": server.address, "PIXPRESS_API_KEY": key}
+        completed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pixpress.cli",
+                "compress",
+                images,
+                "-o",
+                tmp_path / "out",
+                "-j3",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert len(list((tmp_path / "out").iterdir())) == 6
+    finally:
+        assert server.stop() == 0, server.log

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from pixpress import ResourceExhaustedError, cli
+from pixpress._plan import Job
 from pixpress.cli import build_parser, failure_line, main
 
 from tests.unit.client_echo_server import echo_server
@@ -171,3 +173,39 @@ def test_in_place_replaces_keeping_mode_and_skips_kept_originals(tmp_path, targe
     assert kept.read_bytes() == b"KEEP me"
     assert kept.stat().st_mtime_ns == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "b.jpg"]
+
+
+class _Busy:
+    """A client whose first `failures` calls answer RESOURCE_EXHAUSTED with a retry hint."""
+
+    def __init__(self, failures: int, retry_after: float | None) -> None:
+        self.calls = 0
+        self._failures = failures
+        self._retry_after = retry_after
+
+    def compress(self, source, quality, keep_metadata):
+        self.calls += 1
+        if self.calls <= self._failures:
+            error = ResourceExhaustedError("rate limit: 100 requests/s per key; retry in 0.25 s")
+            error.retry_after = self._retry_after
+            raise error
+        return "result"
+
+
+def test_compress_retries_after_the_servers_hint(tmp_path: Path) -> None:
+    job = Job(source=tmp_path / "a.png", destination=tmp_path / "out.png")
+    waits: list[float] = []
+    busy = _Busy(failures=2, retry_after=0.25)
+    result = cli.compress_with_retries(busy, job, 80, False, sleep=waits.append)  # type: ignore[arg-type]
+    assert (result, busy.calls, waits) == ("result", 3, [0.25, 0.25])
+
+
+@pytest.mark.parametrize(("failures", "retry_after"), [(1, None), (cli.MAX_RETRIES + 1, 0.1)])
+def test_compress_gives_up_without_a_hint_or_after_the_last_retry(
+    tmp_path: Path, failures: int, retry_after: float | None
+) -> None:
+    job = Job(source=tmp_path / "a.png", destination=tmp_path / "out.png")
+    busy = _Busy(failures, retry_after)
+    with pytest.raises(ResourceExhaustedError):
+        cli.compress_with_retries(busy, job, 80, False, sleep=lambda _: None)  # type: ignore[arg-type]
+    assert busy.calls == (1 if retry_after is None else cli.MAX_RETRIES + 1)
