@@ -4,12 +4,11 @@ in flight finishes, and health (NOT_SERVING by then) and reflection are still an
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from pixpress_server.auth.interceptor import OPEN_METHOD_PREFIXES
 from pixpress_server.errors import ShuttingDown
 from pixpress_server.servicers.guard import guard
 from pixpress_server.servicers.idle import stop_server
@@ -20,8 +19,9 @@ if TYPE_CHECKING:
     from pixpress_server.servicers.guard import Handler
 
 
-class DrainGate(grpc.aio.ServerInterceptor):
-    """Lets every call through until `close`; then only health and reflection."""
+class DrainGate:
+    """Lets every call through until `close`; then (behind a GuardInterceptor) only health
+    and reflection."""
 
     def __init__(self) -> None:
         self._closed = False
@@ -29,14 +29,7 @@ class DrainGate(grpc.aio.ServerInterceptor):
     def close(self) -> None:
         self._closed = True
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
-            return handler
+    def guarded(self, handler: Handler, _details: grpc.HandlerCallDetails) -> Handler:
         return guard(handler, self._refuse_when_closed)
 
     async def _refuse_when_closed(self, request: Any, _context: Context) -> Any:

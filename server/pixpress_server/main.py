@@ -35,7 +35,7 @@ from pixpress_server.admission import MemoryBudget, RequestQueue
 from pixpress_server.auth import commands as key_commands
 from pixpress_server.auth.authenticator import Authenticator
 from pixpress_server.auth.gate import Gate
-from pixpress_server.auth.interceptor import AuthInterceptor
+from pixpress_server.auth.interceptor import authenticating
 from pixpress_server.blobs import BlobStore
 from pixpress_server.compression import Compressor
 from pixpress_server.content import Contents
@@ -50,8 +50,9 @@ from pixpress_server.routes import Route, RouteLimits, Visibility
 from pixpress_server.servicers.actions import ActionServicer
 from pixpress_server.servicers.assets import AssetServicer
 from pixpress_server.servicers.compress import CompressServicer
+from pixpress_server.servicers.guard import GuardInterceptor
 from pixpress_server.servicers.idle import IdleStreams
-from pixpress_server.servicers.malformed import MalformedRequestInterceptor
+from pixpress_server.servicers.malformed import decoding_checked
 from pixpress_server.servicers.routes import RouteServicer
 from pixpress_server.settings import Settings, SettingsError
 from pixpress_server.spool import Spool
@@ -94,14 +95,14 @@ def build_route(settings: Settings) -> Route:
 
 def build_interceptors(settings: Settings, store: SqliteStore) -> list[grpc.aio.ServerInterceptor]:
     """Malformed requests are INVALID_ARGUMENT always; keys, throttle, rate unless auth is off."""
-    malformed = MalformedRequestInterceptor()
+    malformed = GuardInterceptor(decoding_checked)
     if settings.insecure_no_auth:
         return [malformed]
     rates = (
         TokenBuckets(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
     )
     gate = Gate(Authenticator(store), FailureWindow(settings.max_auth_failures), rates)
-    return [AuthInterceptor(gate), malformed]  # the first one listed runs first
+    return [GuardInterceptor(authenticating(gate)), malformed]  # the first listed runs first
 
 
 def open_storage(settings: Settings) -> tuple[BlobStore, SqliteStore, Contents]:
@@ -138,7 +139,7 @@ async def serve(settings: Settings) -> None:
 
     drain_gate = DrainGate()
     server = grpc.aio.server(
-        interceptors=[drain_gate, *build_interceptors(settings, store)],
+        interceptors=[GuardInterceptor(drain_gate.guarded), *build_interceptors(settings, store)],
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
             ("grpc.max_send_message_length", _MESSAGE_LIMIT),

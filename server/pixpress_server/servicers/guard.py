@@ -1,5 +1,9 @@
 """Run a check before a gRPC handler's behaviour, whatever its shape; a typed error raised by
-the check ends the call the way a servicer's own errors do (`abort_with`)."""
+the check ends the call the way a servicer's own errors do (`abort_with`).
+
+`GuardInterceptor` applies one such wrapping to every call but health and reflection: the
+drain gate, authentication and the malformed-message check are each one of these.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,10 @@ Behaviour = Callable[..., Any]
 # receives instead; raises a PixpressServerError to refuse the call.
 Check = Callable[[Any, Context], Awaitable[Any]]
 Deserializer = Callable[[bytes], Any]
+# Given a call's handler and details, the handler to serve it with.
+Guarding = Callable[["Handler", grpc.HandlerCallDetails], "Handler"]
+
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
 def _unary_out(behaviour: Behaviour, check: Check) -> Behaviour:
@@ -69,3 +77,20 @@ def guard(
     return grpc.stream_stream_rpc_method_handler(
         _streaming_out(handler.stream_stream, check), deserializer, serializer
     )
+
+
+class GuardInterceptor(grpc.aio.ServerInterceptor):
+    """Serves every call but health and reflection through the handler `guarding` gives."""
+
+    def __init__(self, guarding: Guarding) -> None:
+        self._guarding = guarding
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
+            return handler
+        return self._guarding(handler, handler_call_details)

@@ -18,8 +18,6 @@ from pixpress_server.servicers.guard import Deserializer, guard
 if TYPE_CHECKING:
     from pixpress_server.servicers.guard import Handler
 
-PIXPRESS_METHOD_PREFIX = "/pixpress."
-
 
 class _Malformed:
     """What the request deserializer returns for bytes that are not the expected message."""
@@ -68,19 +66,9 @@ def _check(handler: Handler, error: InvalidInput) -> Callable[[Any, Context], Aw
     return check
 
 
-class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if (
-            handler is None
-            or handler.request_deserializer is None
-            or not method.startswith(PIXPRESS_METHOD_PREFIX)
-        ):
-            return handler
-        error = InvalidInput(f"malformed request message: not a valid {message_name(method)}")
-        return guard(handler, _check(handler, error), _tolerant(handler.request_deserializer))
+def decoding_checked(handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
+    """The handler with undecodable request messages refused as INVALID_ARGUMENT."""
+    if handler.request_deserializer is None:
+        return handler
+    error = InvalidInput(f"malformed request message: not a valid {message_name(details.method)}")
+    return guard(handler, _check(handler, error), _tolerant(handler.request_deserializer))
