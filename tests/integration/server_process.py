@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import psutil
+from pixpress.v1 import (
+    actions_pb2,
+    actions_pb2_grpc,
+    assets_pb2_grpc,
+    compress_pb2_grpc,
+    routes_pb2_grpc,
+)
 
 from benchmarks import server as benchmark_server
 from benchmarks.server import ServerProcess
 
-__all__ = ["ServerProcess", "create_key", "keyed_channel", "start_server", "worker_processes"]
+__all__ = [
+    "ServerProcess",
+    "Stubs",
+    "create_key",
+    "keyed_channel",
+    "start_server",
+    "worker_processes",
+]
 
 
 def start_server(
@@ -64,3 +79,35 @@ class _BearerKey(
 def keyed_channel(address: str, key: str) -> grpc.Channel:
     """A raw channel that sends the API key on every call."""
     return grpc.intercept_channel(grpc.insecure_channel(address), _BearerKey(key))
+
+
+@dataclass
+class Stubs:
+    """The pixpress stubs on one channel; `metadata` carries `key` when one is given."""
+
+    channel: grpc.Channel
+    key: str | None = None
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.key}"),) if self.key else ()
+
+    @property
+    def compress(self) -> compress_pb2_grpc.CompressServiceStub:
+        return compress_pb2_grpc.CompressServiceStub(self.channel)
+
+    @property
+    def assets(self) -> assets_pb2_grpc.AssetServiceStub:
+        return assets_pb2_grpc.AssetServiceStub(self.channel)
+
+    @property
+    def actions(self) -> actions_pb2_grpc.ActionServiceStub:
+        return actions_pb2_grpc.ActionServiceStub(self.channel)
+
+    @property
+    def routes(self) -> routes_pb2_grpc.RouteServiceStub:
+        return routes_pb2_grpc.RouteServiceStub(self.channel)
+
+    def get_action(self, action_id: str, timeout: float = 60.0) -> actions_pb2.Action:
+        request = actions_pb2.GetActionRequest(id=action_id)
+        return self.actions.GetAction(request, metadata=self.metadata, timeout=timeout)

@@ -7,7 +7,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -15,14 +15,11 @@ import pytest
 from pixpress import Client, PixpressError
 from pixpress.v1 import (
     actions_pb2,
-    actions_pb2_grpc,
     assets_pb2,
-    assets_pb2_grpc,
     compress_pb2,
-    compress_pb2_grpc,
 )
 
-from tests.integration.server_process import ServerProcess, create_key, start_server
+from tests.integration.server_process import ServerProcess, Stubs, create_key, start_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PNG = (FIXTURES / "png" / "kodim23.png").read_bytes()
@@ -39,26 +36,11 @@ TERMINAL = {actions_pb2.ACTION_STATUS_SUCCEEDED, FAILED, CANCELLED}
 
 
 @dataclass
-class Platform:
-    server: ServerProcess
-    key: str
-    channel: grpc.Channel
+class Platform(Stubs):
+    server: ServerProcess = field(kw_only=True)
 
-    @property
-    def metadata(self) -> tuple[tuple[str, str]]:
-        return (("authorization", f"Bearer {self.key}"),)
-
-    @property
-    def compress(self) -> compress_pb2_grpc.CompressServiceStub:
-        return compress_pb2_grpc.CompressServiceStub(self.channel)
-
-    @property
-    def actions(self) -> actions_pb2_grpc.ActionServiceStub:
-        return actions_pb2_grpc.ActionServiceStub(self.channel)
-
-    def get_action(self, action_id: str) -> actions_pb2.Action:
-        request = actions_pb2.GetActionRequest(id=action_id)
-        return self.actions.GetAction(request, metadata=self.metadata, timeout=WAIT)
+    def get_action(self, action_id: str, timeout: float = WAIT) -> actions_pb2.Action:
+        return super().get_action(action_id, timeout)
 
     def wait_terminal(self, action_id: str) -> actions_pb2.Action:
         """The action once terminal (bounded: a stuck one fails the test with its status)."""
@@ -71,8 +53,7 @@ class Platform:
 
     def upload(self, data: bytes) -> assets_pb2.Asset:
         request = assets_pb2.UploadAssetRequest(chunk=data, finish_write=True)
-        stub = assets_pb2_grpc.AssetServiceStub(self.channel)
-        return stub.UploadAsset(iter([request]), metadata=self.metadata, timeout=WAIT)
+        return self.assets.UploadAsset(iter([request]), metadata=self.metadata, timeout=WAIT)
 
 
 def open_platform(data_dir: Path, key: str | None = None) -> Platform:
@@ -81,7 +62,7 @@ def open_platform(data_dir: Path, key: str | None = None) -> Platform:
     channel = grpc.insecure_channel(
         server.address, options=[("grpc.max_send_message_length", 16 * MIB)]
     )
-    return Platform(server, key or create_key(data_dir, "alice"), channel)
+    return Platform(channel, key or create_key(data_dir, "alice"), server=server)
 
 
 def close_platform(platform: Platform) -> None:

@@ -16,14 +16,11 @@ import pytest
 from PIL import Image
 from pixpress.v1 import (
     actions_pb2,
-    actions_pb2_grpc,
     assets_pb2,
-    assets_pb2_grpc,
     compress_pb2,
-    compress_pb2_grpc,
 )
 
-from tests.integration.server_process import ServerProcess, create_key, start_server
+from tests.integration.server_process import ServerProcess, Stubs, create_key, start_server
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 JPEG = (FIXTURES / "jpeg" / "Landscape_1.jpg").read_bytes()
@@ -39,33 +36,10 @@ IDLE_MESSAGE = "--stream-idle-timeout"
 
 
 @dataclass
-class Caller:
-    channel: grpc.Channel
-    key: str
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str]]:
-        return (("authorization", f"Bearer {self.key}"),)
-
-    @property
-    def compress(self) -> compress_pb2_grpc.CompressServiceStub:
-        return compress_pb2_grpc.CompressServiceStub(self.channel)
-
-    @property
-    def assets(self) -> assets_pb2_grpc.AssetServiceStub:
-        return assets_pb2_grpc.AssetServiceStub(self.channel)
-
-    def action(self, action_id: str) -> actions_pb2.Action:
-        stub = actions_pb2_grpc.ActionServiceStub(self.channel)
-        request = actions_pb2.GetActionRequest(id=action_id)
-        return stub.GetAction(request, metadata=self.metadata, timeout=WAIT)
-
-
-@dataclass
 class Platform:
     server: ServerProcess
-    alice: Caller
-    bob: Caller
+    alice: Stubs
+    bob: Stubs
 
     @property
     def tmp_files(self) -> list[Path]:
@@ -77,9 +51,9 @@ def open_platform(data_dir: Path, extra: list[str] | None = None) -> Platform:
     channel = grpc.insecure_channel(server.address)
     return Platform(
         server,
-        Caller(channel, create_key(data_dir, "alice")),
+        Stubs(channel, create_key(data_dir, "alice")),
         # Its own connection: what one client's stalled streams do to it is the point.
-        Caller(grpc.insecure_channel(server.address), create_key(data_dir, "bob")),
+        Stubs(grpc.insecure_channel(server.address), create_key(data_dir, "bob")),
     )
 
 
@@ -119,7 +93,7 @@ def chunks(data: bytes) -> list[compress_pb2.CompressRequest]:
 class StalledUpload:
     """A Compress that sends its options and one chunk, then nothing (until released)."""
 
-    def __init__(self, caller: Caller) -> None:
+    def __init__(self, caller: Stubs) -> None:
         self._release = threading.Event()
         self.call = caller.compress.Compress(
             self._requests(), metadata=caller.metadata, timeout=WAIT
@@ -143,7 +117,7 @@ class StalledUpload:
         return action_id, None
 
 
-def compress_ok(caller: Caller) -> None:
+def compress_ok(caller: Stubs) -> None:
     responses = list(
         caller.compress.Compress(
             iter([options(quality=60), *chunks(JPEG)]), metadata=caller.metadata, timeout=WAIT
@@ -152,10 +126,10 @@ def compress_ok(caller: Caller) -> None:
     assert responses[1].result.output_size == len(b"".join(r.chunk for r in responses[2:]))
 
 
-def assert_ended_idle(caller: Caller, action_id: str, error: grpc.RpcError | None) -> None:
+def assert_ended_idle(caller: Stubs, action_id: str, error: grpc.RpcError | None) -> None:
     assert error is not None and error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert IDLE_MESSAGE in (error.details() or ""), error.details()
-    action = caller.action(action_id)
+    action = caller.get_action(action_id)
     assert action.status == actions_pb2.ACTION_STATUS_FAILED, action
     assert action.error.code == "DEADLINE_EXCEEDED" and IDLE_MESSAGE in action.error.message
 
@@ -212,7 +186,7 @@ def big_jpeg() -> bytes:
 class UnreadCompress:
     """A Compress of `data` whose caller takes only the first response, then stops reading."""
 
-    def __init__(self, caller: Caller, data: bytes) -> None:
+    def __init__(self, caller: Stubs, data: bytes) -> None:
         self.call = caller.compress.Compress(
             iter([options(quality=100), *chunks(data)]), metadata=caller.metadata, timeout=WAIT
         )
@@ -234,9 +208,11 @@ def test_a_client_that_stops_reading_frees_its_slot_and_files(
     unread = UnreadCompress(platform.alice, big_jpeg)
 
     def failed() -> bool:
-        return platform.alice.action(unread.action_id).status == actions_pb2.ACTION_STATUS_FAILED
+        return (
+            platform.alice.get_action(unread.action_id).status == actions_pb2.ACTION_STATUS_FAILED
+        )
 
-    assert eventually(failed), platform.alice.action(unread.action_id)
+    assert eventually(failed), platform.alice.get_action(unread.action_id)
     assert eventually(lambda: not platform.tmp_files), platform.tmp_files
     # Both of alice's slots are free again, with the call still open.
     stalled = [StalledUpload(platform.alice) for _ in range(OWNER_SLOTS)]
@@ -277,7 +253,8 @@ def test_sigterm_with_a_client_that_stopped_reading_exits_quickly(
         unread = UnreadCompress(platform.alice, big_jpeg)
         assert eventually(
             lambda: (
-                platform.alice.action(unread.action_id).status == actions_pb2.ACTION_STATUS_RUNNING
+                platform.alice.get_action(unread.action_id).status
+                == actions_pb2.ACTION_STATUS_RUNNING
             )
         )
         started = time.monotonic()

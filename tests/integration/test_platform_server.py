@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -15,43 +14,26 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pixpress.v1 import (
     actions_pb2,
-    actions_pb2_grpc,
     assets_pb2,
-    assets_pb2_grpc,
     compress_pb2,
     compress_pb2_grpc,
     routes_pb2,
     routes_pb2_grpc,
 )
 
-from tests.integration.server_process import ServerProcess, create_key, keyed_channel, start_server
+from tests.integration.server_process import (
+    ServerProcess,
+    Stubs,
+    create_key,
+    keyed_channel,
+    start_server,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 JPEG = FIXTURES / "jpeg" / "Landscape_1.jpg"
 PNG = FIXTURES / "png" / "kodim23.png"
 CHUNK = 256 * 1024
 UNKNOWN_ID = "2f0c3a8e-0000-4000-8000-000000000000"
-
-
-@dataclass
-class Stubs:
-    channel: grpc.Channel
-
-    @property
-    def compress(self) -> compress_pb2_grpc.CompressServiceStub:
-        return compress_pb2_grpc.CompressServiceStub(self.channel)
-
-    @property
-    def assets(self) -> assets_pb2_grpc.AssetServiceStub:
-        return assets_pb2_grpc.AssetServiceStub(self.channel)
-
-    @property
-    def actions(self) -> actions_pb2_grpc.ActionServiceStub:
-        return actions_pb2_grpc.ActionServiceStub(self.channel)
-
-    @property
-    def routes(self) -> routes_pb2_grpc.RouteServiceStub:
-        return routes_pb2_grpc.RouteServiceStub(self.channel)
 
 
 def upload(stubs: Stubs, data: bytes, finish: bool = True) -> assets_pb2.Asset:
