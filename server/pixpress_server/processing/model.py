@@ -25,14 +25,30 @@ DEFAULT_QUALITY = 80
 DEFAULT_THREADS_PER_WORKER = 1
 MIN_QUALITY = 1
 MAX_QUALITY = 100
+# Effort: 1 spends the least CPU per megapixel (throughput), 10 the most (the last bytes).
+# What each level does per format is in the encoders; the default is the benchmark's pick.
+MIN_EFFORT = 1
+MAX_EFFORT = 10
+DEFAULT_EFFORT = 5
+# target_score is a SSIMULACRA2 score (100: identical; 90 visually lossless; 70 good).
+MIN_TARGET_SCORE = 30.0
+MAX_TARGET_SCORE = 95.0
 
 
 @dataclass(frozen=True, slots=True)
 class CompressOptions:
-    """What the client asked for, already validated (quality within 1..100)."""
+    """What the client asked for, already validated.
+
+    `quality` (1..100) is what is applied unless `target_score` (30..95) asks the search for
+    the cheapest setting that reaches a SSIMULACRA2 score instead; `max_bytes` asks for the
+    best quality whose output fits. `effort` (1..10) trades CPU for bytes.
+    """
 
     quality: int = DEFAULT_QUALITY
     keep_metadata: bool = False
+    effort: int = DEFAULT_EFFORT
+    target_score: float | None = None
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +108,6 @@ class CompressOutcome:
     kept_original: bool
     kept_original_reason: str
     stages: tuple[StageReport, ...]
+    effort: int = DEFAULT_EFFORT
+    score: float | None = None  # SSIMULACRA2 reached, when a target_score was searched for
+    budget_met: bool | None = None  # whether the output fits max_bytes, when one was asked

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pixpress_server.processing.metadata import MetadataPolicy
+from pixpress_server.processing.model import DEFAULT_EFFORT
 from pixpress_server.processing.vips import VipsImage
 
 
@@ -17,6 +18,7 @@ class EncodeRequest:
     source: bytes
     quality: int
     policy: MetadataPolicy
+    effort: int = DEFAULT_EFFORT  # 1 (least CPU) .. 10 (fewest bytes)
 
 
 @dataclass(frozen=True, slots=True)
