@@ -13,7 +13,7 @@ import mozjpeg_lossless_optimization
 import oxipng
 
 from pixpress_server.processing.metadata import MetadataPolicy, with_orientation
-from pixpress_server.processing.model import ImageFormat
+from pixpress_server.processing.model import DEFAULT_EFFORT, ImageFormat
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -29,6 +29,7 @@ class PostPassContext:
 
     policy: MetadataPolicy
     orientation: int
+    effort: int = DEFAULT_EFFORT  # 1..10, as in CompressOptions
 
 
 PostPass = Callable[[bytes, PostPassContext], bytes]
