@@ -173,19 +173,28 @@ def _response(done: Done) -> ActionResponseData:
         kept_original_reason=outcome.kept_original_reason,
         output_asset_id=done.output_asset_id,
         stages=outcome.stages,
+        quality=outcome.quality,
+        effort=outcome.effort,
+        score=outcome.score,
+        budget_met=outcome.budget_met,
     )
 
 
 def log_done(action_id: str, owner: str, done: Done, started: float) -> None:
     outcome = done.outcome
     stages = " ".join(f"{s.name}_ms={s.milliseconds:.1f}" for s in outcome.stages)
+    searched = "" if outcome.score is None else f" score={outcome.score:.2f}"
+    if outcome.budget_met is not None:
+        searched += f" budget_met={outcome.budget_met}"
     logger.info(
-        "compress action=%s owner=%s format=%s quality=%d bytes_in=%d bytes_out=%d "
-        "kept_original=%s %s total_ms=%.1f",
+        "compress action=%s owner=%s format=%s quality=%d effort=%d%s bytes_in=%d "
+        "bytes_out=%d kept_original=%s %s total_ms=%.1f",
         action_id,
         owner,
         outcome.header.format,
         outcome.quality,
+        outcome.effort,
+        searched,
         outcome.input_size,
         outcome.output_size,
         outcome.kept_original,

@@ -8,9 +8,14 @@ from enum import StrEnum
 
 from pixpress_server.errors import Forbidden
 from pixpress_server.processing.model import (
+    DEFAULT_EFFORT,
     DEFAULT_QUALITY,
+    MAX_EFFORT,
     MAX_QUALITY,
+    MAX_TARGET_SCORE,
+    MIN_EFFORT,
     MIN_QUALITY,
+    MIN_TARGET_SCORE,
     ImageFormat,
 )
 
@@ -54,6 +59,32 @@ PARAMETERS = (
         "Keep EXIF, XMP, IPTC and comments (by default only the ICC profile and the "
         "displayed orientation are kept)",
         "false",
+    ),
+    Parameter(
+        "effort",
+        "integer",
+        f"CPU spent for bytes saved ({MIN_EFFORT}-{MAX_EFFORT}: {MIN_EFFORT} is fastest, "
+        f"{MAX_EFFORT} gives the fewest bytes at the same quality)",
+        str(DEFAULT_EFFORT),
+        MIN_EFFORT,
+        MAX_EFFORT,
+    ),
+    Parameter(
+        "target_score",
+        "number",
+        f"Perceived quality to reach, a SSIMULACRA2 score ({MIN_TARGET_SCORE:g}-"
+        f"{MAX_TARGET_SCORE:g}, 90 visually lossless), instead of quality: the cheapest "
+        "quality reaching it is chosen per image",
+        "",
+        int(MIN_TARGET_SCORE),
+        int(MAX_TARGET_SCORE),
+    ),
+    Parameter(
+        "max_bytes",
+        "integer",
+        "Byte budget: the best quality (at most quality) whose output fits",
+        "",
+        1,
     ),
 )
 

@@ -26,33 +26,33 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from pixpress.v1 import image_pb2 as pixpress_dot_v1_dot_image__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pixpress/v1/actions.proto\x12\x0bpixpress.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17pixpress/v1/image.proto\"\xa9\x01\n\rActionRequest\x12\x0f\n\x07quality\x18\x01 \x01(\x05\x12\x15\n\rkeep_metadata\x18\x02 \x01(\x08\x12\x16\n\x0einput_asset_id\x18\x03 \x01(\t\x12\x12\n\ninput_size\x18\x04 \x01(\x04\x12.\n\x0cinput_format\x18\x05 \x01(\x0e\x32\x18.pixpress.v1.ImageFormat\x12\x14\n\x0cstore_output\x18\x06 \x01(\x08\"\xf0\x01\n\x0e\x41\x63tionResponse\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.pixpress.v1.ImageFormat\x12\x13\n\x0boutput_size\x18\x02 \x01(\x04\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x0e\n\x06\x66rames\x18\x05 \x01(\r\x12\x15\n\rkept_original\x18\x06 \x01(\x08\x12\x1c\n\x14kept_original_reason\x18\x07 \x01(\t\x12\x17\n\x0foutput_asset_id\x18\x08 \x01(\t\x12\"\n\x06stages\x18\t \x03(\x0b\x32\x12.pixpress.v1.Stage\",\n\x0b\x41\x63tionError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xed\x02\n\x06\x41\x63tion\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08route_id\x18\x02 \x01(\t\x12\r\n\x05owner\x18\x03 \x01(\t\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.pixpress.v1.ActionStatus\x12+\n\x07request\x18\x05 \x01(\x0b\x32\x1a.pixpress.v1.ActionRequest\x12-\n\x08response\x18\x06 \x01(\x0b\x32\x1b.pixpress.v1.ActionResponse\x12\'\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x18.pixpress.v1.ActionError\x12+\n\x07\x63reated\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07started\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x66inished\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1e\n\x10GetActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"x\n\x12ListActionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.pixpress.v1.ActionStatus\x12\x10\n\x08route_id\x18\x04 \x01(\t\"T\n\x13ListActionsResponse\x12$\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x13.pixpress.v1.Action\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x12WatchActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"!\n\x13\x43\x61ncelActionRequest\x12\n\n\x02id\x18\x01 \x01(\t*\xb6\x01\n\x0c\x41\x63tionStatus\x12\x1d\n\x19\x41\x43TION_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41\x43TION_STATUS_QUEUED\x10\x01\x12\x19\n\x15\x41\x43TION_STATUS_RUNNING\x10\x02\x12\x1b\n\x17\x41\x43TION_STATUS_SUCCEEDED\x10\x03\x12\x18\n\x14\x41\x43TION_STATUS_FAILED\x10\x04\x12\x1b\n\x17\x41\x43TION_STATUS_CANCELLED\x10\x05\x32\xb0\x02\n\rActionService\x12?\n\tGetAction\x12\x1d.pixpress.v1.GetActionRequest\x1a\x13.pixpress.v1.Action\x12P\n\x0bListActions\x12\x1f.pixpress.v1.ListActionsRequest\x1a .pixpress.v1.ListActionsResponse\x12\x45\n\x0bWatchAction\x12\x1f.pixpress.v1.WatchActionRequest\x1a\x13.pixpress.v1.Action0\x01\x12\x45\n\x0c\x43\x61ncelAction\x12 .pixpress.v1.CancelActionRequest\x1a\x13.pixpress.v1.Actionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19pixpress/v1/actions.proto\x12\x0bpixpress.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17pixpress/v1/image.proto\"\x8b\x02\n\rActionRequest\x12\x0f\n\x07quality\x18\x01 \x01(\x05\x12\x15\n\rkeep_metadata\x18\x02 \x01(\x08\x12\x16\n\x0einput_asset_id\x18\x03 \x01(\t\x12\x12\n\ninput_size\x18\x04 \x01(\x04\x12.\n\x0cinput_format\x18\x05 \x01(\x0e\x32\x18.pixpress.v1.ImageFormat\x12\x14\n\x0cstore_output\x18\x06 \x01(\x08\x12\x0e\n\x06\x65\x66\x66ort\x18\x07 \x01(\x05\x12\x19\n\x0ctarget_score\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_bytes\x18\t \x01(\x04H\x01\x88\x01\x01\x42\x0f\n\r_target_scoreB\x0c\n\n_max_bytes\"\xd7\x02\n\x0e\x41\x63tionResponse\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.pixpress.v1.ImageFormat\x12\x13\n\x0boutput_size\x18\x02 \x01(\x04\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\x12\x0e\n\x06\x66rames\x18\x05 \x01(\r\x12\x15\n\rkept_original\x18\x06 \x01(\x08\x12\x1c\n\x14kept_original_reason\x18\x07 \x01(\t\x12\x17\n\x0foutput_asset_id\x18\x08 \x01(\t\x12\"\n\x06stages\x18\t \x03(\x0b\x32\x12.pixpress.v1.Stage\x12\x0f\n\x07quality\x18\n \x01(\x05\x12\x0e\n\x06\x65\x66\x66ort\x18\x0b \x01(\x05\x12\x12\n\x05score\x18\x0c \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nbudget_met\x18\r \x01(\x08H\x01\x88\x01\x01\x42\x08\n\x06_scoreB\r\n\x0b_budget_met\",\n\x0b\x41\x63tionError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xed\x02\n\x06\x41\x63tion\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08route_id\x18\x02 \x01(\t\x12\r\n\x05owner\x18\x03 \x01(\t\x12)\n\x06status\x18\x04 \x01(\x0e\x32\x19.pixpress.v1.ActionStatus\x12+\n\x07request\x18\x05 \x01(\x0b\x32\x1a.pixpress.v1.ActionRequest\x12-\n\x08response\x18\x06 \x01(\x0b\x32\x1b.pixpress.v1.ActionResponse\x12\'\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x18.pixpress.v1.ActionError\x12+\n\x07\x63reated\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07started\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x66inished\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1e\n\x10GetActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"x\n\x12ListActionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12)\n\x06status\x18\x03 \x01(\x0e\x32\x19.pixpress.v1.ActionStatus\x12\x10\n\x08route_id\x18\x04 \x01(\t\"T\n\x13ListActionsResponse\x12$\n\x07\x61\x63tions\x18\x01 \x03(\x0b\x32\x13.pixpress.v1.Action\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x12WatchActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"!\n\x13\x43\x61ncelActionRequest\x12\n\n\x02id\x18\x01 \x01(\t*\xb6\x01\n\x0c\x41\x63tionStatus\x12\x1d\n\x19\x41\x43TION_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41\x43TION_STATUS_QUEUED\x10\x01\x12\x19\n\x15\x41\x43TION_STATUS_RUNNING\x10\x02\x12\x1b\n\x17\x41\x43TION_STATUS_SUCCEEDED\x10\x03\x12\x18\n\x14\x41\x43TION_STATUS_FAILED\x10\x04\x12\x1b\n\x17\x41\x43TION_STATUS_CANCELLED\x10\x05\x32\xb0\x02\n\rActionService\x12?\n\tGetAction\x12\x1d.pixpress.v1.GetActionRequest\x1a\x13.pixpress.v1.Action\x12P\n\x0bListActions\x12\x1f.pixpress.v1.ListActionsRequest\x1a .pixpress.v1.ListActionsResponse\x12\x45\n\x0bWatchAction\x12\x1f.pixpress.v1.WatchActionRequest\x1a\x13.pixpress.v1.Action0\x01\x12\x45\n\x0c\x43\x61ncelAction\x12 .pixpress.v1.CancelActionRequest\x1a\x13.pixpress.v1.Actionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pixpress.v1.actions_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACTIONSTATUS']._serialized_start=1239
-  _globals['_ACTIONSTATUS']._serialized_end=1421
+  _globals['_ACTIONSTATUS']._serialized_start=1440
+  _globals['_ACTIONSTATUS']._serialized_end=1622
   _globals['_ACTIONREQUEST']._serialized_start=101
-  _globals['_ACTIONREQUEST']._serialized_end=270
-  _globals['_ACTIONRESPONSE']._serialized_start=273
-  _globals['_ACTIONRESPONSE']._serialized_end=513
-  _globals['_ACTIONERROR']._serialized_start=515
-  _globals['_ACTIONERROR']._serialized_end=559
-  _globals['_ACTION']._serialized_start=562
-  _globals['_ACTION']._serialized_end=927
-  _globals['_GETACTIONREQUEST']._serialized_start=929
-  _globals['_GETACTIONREQUEST']._serialized_end=959
-  _globals['_LISTACTIONSREQUEST']._serialized_start=961
-  _globals['_LISTACTIONSREQUEST']._serialized_end=1081
-  _globals['_LISTACTIONSRESPONSE']._serialized_start=1083
-  _globals['_LISTACTIONSRESPONSE']._serialized_end=1167
-  _globals['_WATCHACTIONREQUEST']._serialized_start=1169
-  _globals['_WATCHACTIONREQUEST']._serialized_end=1201
-  _globals['_CANCELACTIONREQUEST']._serialized_start=1203
-  _globals['_CANCELACTIONREQUEST']._serialized_end=1236
-  _globals['_ACTIONSERVICE']._serialized_start=1424
-  _globals['_ACTIONSERVICE']._serialized_end=1728
+  _globals['_ACTIONREQUEST']._serialized_end=368
+  _globals['_ACTIONRESPONSE']._serialized_start=371
+  _globals['_ACTIONRESPONSE']._serialized_end=714
+  _globals['_ACTIONERROR']._serialized_start=716
+  _globals['_ACTIONERROR']._serialized_end=760
+  _globals['_ACTION']._serialized_start=763
+  _globals['_ACTION']._serialized_end=1128
+  _globals['_GETACTIONREQUEST']._serialized_start=1130
+  _globals['_GETACTIONREQUEST']._serialized_end=1160
+  _globals['_LISTACTIONSREQUEST']._serialized_start=1162
+  _globals['_LISTACTIONSREQUEST']._serialized_end=1282
+  _globals['_LISTACTIONSRESPONSE']._serialized_start=1284
+  _globals['_LISTACTIONSRESPONSE']._serialized_end=1368
+  _globals['_WATCHACTIONREQUEST']._serialized_start=1370
+  _globals['_WATCHACTIONREQUEST']._serialized_end=1402
+  _globals['_CANCELACTIONREQUEST']._serialized_start=1404
+  _globals['_CANCELACTIONREQUEST']._serialized_end=1437
+  _globals['_ACTIONSERVICE']._serialized_start=1625
+  _globals['_ACTIONSERVICE']._serialized_end=1929
 # @@protoc_insertion_point(module_scope)

@@ -56,7 +56,11 @@ class ActionRequest(_message.Message):
     INPUT_SIZE_FIELD_NUMBER: _builtins.int
     INPUT_FORMAT_FIELD_NUMBER: _builtins.int
     STORE_OUTPUT_FIELD_NUMBER: _builtins.int
+    EFFORT_FIELD_NUMBER: _builtins.int
+    TARGET_SCORE_FIELD_NUMBER: _builtins.int
+    MAX_BYTES_FIELD_NUMBER: _builtins.int
     quality: _builtins.int
+    """The quality asked for (80 when unset); 0 when the request asked for a target_score."""
     keep_metadata: _builtins.bool
     input_asset_id: _builtins.str
     """Set when the input was a stored asset."""
@@ -64,6 +68,12 @@ class ActionRequest(_message.Message):
     """Input size in bytes and format, once known."""
     input_format: _image_pb2.ImageFormat.ValueType
     store_output: _builtins.bool
+    effort: _builtins.int
+    """The effort asked for, 1-10 (5 when unset); 0 for actions recorded before efforts."""
+    target_score: _builtins.float
+    """The SSIMULACRA2 score asked for instead of a quality, when one was."""
+    max_bytes: _builtins.int
+    """The output's byte budget, when one was asked."""
     def __init__(
         self,
         *,
@@ -73,12 +83,22 @@ class ActionRequest(_message.Message):
         input_size: _builtins.int = ...,
         input_format: _image_pb2.ImageFormat.ValueType = ...,
         store_output: _builtins.bool = ...,
+        effort: _builtins.int = ...,
+        target_score: _builtins.float | None = ...,
+        max_bytes: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_bytes", b"_max_bytes", "_target_score", b"_target_score", "max_bytes", b"max_bytes", "target_score", b"target_score"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["input_asset_id", b"input_asset_id", "input_format", b"input_format", "input_size", b"input_size", "keep_metadata", b"keep_metadata", "quality", b"quality", "store_output", b"store_output"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_bytes", b"_max_bytes", "_target_score", b"_target_score", "effort", b"effort", "input_asset_id", b"input_asset_id", "input_format", b"input_format", "input_size", b"input_size", "keep_metadata", b"keep_metadata", "max_bytes", b"max_bytes", "quality", b"quality", "store_output", b"store_output", "target_score", b"target_score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__max_bytes: _TypeAlias = _typing.Literal["max_bytes"]  # noqa: Y015
+    _WhichOneofArgType__max_bytes: _TypeAlias = _typing.Literal["_max_bytes", b"_max_bytes"]  # noqa: Y015
+    _WhichOneofReturnType__target_score: _TypeAlias = _typing.Literal["target_score"]  # noqa: Y015
+    _WhichOneofArgType__target_score: _TypeAlias = _typing.Literal["_target_score", b"_target_score"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_bytes) -> _WhichOneofReturnType__max_bytes | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__target_score) -> _WhichOneofReturnType__target_score | None: ...
 
 Global___ActionRequest: _TypeAlias = ActionRequest  # noqa: Y015
 
@@ -97,6 +117,10 @@ class ActionResponse(_message.Message):
     KEPT_ORIGINAL_REASON_FIELD_NUMBER: _builtins.int
     OUTPUT_ASSET_ID_FIELD_NUMBER: _builtins.int
     STAGES_FIELD_NUMBER: _builtins.int
+    QUALITY_FIELD_NUMBER: _builtins.int
+    EFFORT_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    BUDGET_MET_FIELD_NUMBER: _builtins.int
     format: _image_pb2.ImageFormat.ValueType
     output_size: _builtins.int
     width: _builtins.int
@@ -106,6 +130,14 @@ class ActionResponse(_message.Message):
     kept_original_reason: _builtins.str
     output_asset_id: _builtins.str
     """Set when the output was stored as an asset."""
+    quality: _builtins.int
+    """As in CompressResult: the quality applied (chosen, for target_score or max_bytes), the
+    effort applied, the score reached (target_score only) and whether the output fits
+    max_bytes (max_bytes only). quality and effort are 0 for actions recorded before them.
+    """
+    effort: _builtins.int
+    score: _builtins.float
+    budget_met: _builtins.bool
     @_builtins.property
     def stages(self) -> _containers.RepeatedCompositeFieldContainer[_image_pb2.Stage]: ...
     def __init__(
@@ -120,12 +152,23 @@ class ActionResponse(_message.Message):
         kept_original_reason: _builtins.str = ...,
         output_asset_id: _builtins.str = ...,
         stages: _abc.Iterable[_image_pb2.Stage] | None = ...,
+        quality: _builtins.int = ...,
+        effort: _builtins.int = ...,
+        score: _builtins.float | None = ...,
+        budget_met: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_budget_met", b"_budget_met", "_score", b"_score", "budget_met", b"budget_met", "score", b"score"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "frames", b"frames", "height", b"height", "kept_original", b"kept_original", "kept_original_reason", b"kept_original_reason", "output_asset_id", b"output_asset_id", "output_size", b"output_size", "stages", b"stages", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_budget_met", b"_budget_met", "_score", b"_score", "budget_met", b"budget_met", "effort", b"effort", "format", b"format", "frames", b"frames", "height", b"height", "kept_original", b"kept_original", "kept_original_reason", b"kept_original_reason", "output_asset_id", b"output_asset_id", "output_size", b"output_size", "quality", b"quality", "score", b"score", "stages", b"stages", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__budget_met: _TypeAlias = _typing.Literal["budget_met"]  # noqa: Y015
+    _WhichOneofArgType__budget_met: _TypeAlias = _typing.Literal["_budget_met", b"_budget_met"]  # noqa: Y015
+    _WhichOneofReturnType__score: _TypeAlias = _typing.Literal["score"]  # noqa: Y015
+    _WhichOneofArgType__score: _TypeAlias = _typing.Literal["_score", b"_score"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__budget_met) -> _WhichOneofReturnType__budget_met | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__score) -> _WhichOneofReturnType__score | None: ...
 
 Global___ActionResponse: _TypeAlias = ActionResponse  # noqa: Y015
 

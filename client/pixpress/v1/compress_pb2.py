@@ -26,23 +26,23 @@ from pixpress.v1 import actions_pb2 as pixpress_dot_v1_dot_actions__pb2
 from pixpress.v1 import image_pb2 as pixpress_dot_v1_dot_image__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apixpress/v1/compress.proto\x12\x0bpixpress.v1\x1a\x19pixpress/v1/actions.proto\x1a\x17pixpress/v1/image.proto\"x\n\x0f\x43ompressOptions\x12\x14\n\x07quality\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\rkeep_metadata\x18\x02 \x01(\x08\x12\x16\n\x0einput_asset_id\x18\x03 \x01(\t\x12\x14\n\x0cstore_output\x18\x04 \x01(\x08\x42\n\n\x08_quality\"^\n\x0f\x43ompressRequest\x12/\n\x07options\x18\x01 \x01(\x0b\x32\x1c.pixpress.v1.CompressOptionsH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"\xa8\x02\n\x0e\x43ompressResult\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.pixpress.v1.ImageFormat\x12\x12\n\ninput_size\x18\x02 \x01(\x04\x12\x13\n\x0boutput_size\x18\x03 \x01(\x04\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x0e\n\x06\x66rames\x18\x06 \x01(\r\x12\x15\n\rkept_original\x18\x07 \x01(\x08\x12\x1c\n\x14kept_original_reason\x18\x08 \x01(\t\x12\x0f\n\x07quality\x18\t \x01(\x05\x12\"\n\x06stages\x18\n \x03(\x0b\x32\x12.pixpress.v1.Stage\x12\x11\n\taction_id\x18\x0b \x01(\t\x12\x17\n\x0foutput_asset_id\x18\x0c \x01(\t\"r\n\x10\x43ompressResponse\x12\x13\n\taction_id\x18\x03 \x01(\tH\x00\x12-\n\x06result\x18\x01 \x01(\x0b\x32\x1b.pixpress.v1.CompressResultH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"F\n\x15SubmitCompressRequest\x12-\n\x07options\x18\x01 \x01(\x0b\x32\x1c.pixpress.v1.CompressOptions2\xa9\x01\n\x0f\x43ompressService\x12K\n\x08\x43ompress\x12\x1c.pixpress.v1.CompressRequest\x1a\x1d.pixpress.v1.CompressResponse(\x01\x30\x01\x12I\n\x0eSubmitCompress\x12\".pixpress.v1.SubmitCompressRequest\x1a\x13.pixpress.v1.Actionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1apixpress/v1/compress.proto\x12\x0bpixpress.v1\x1a\x19pixpress/v1/actions.proto\x1a\x17pixpress/v1/image.proto\"\xea\x01\n\x0f\x43ompressOptions\x12\x14\n\x07quality\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x15\n\rkeep_metadata\x18\x02 \x01(\x08\x12\x16\n\x0einput_asset_id\x18\x03 \x01(\t\x12\x14\n\x0cstore_output\x18\x04 \x01(\x08\x12\x13\n\x06\x65\x66\x66ort\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0ctarget_score\x18\x06 \x01(\x01H\x02\x88\x01\x01\x12\x16\n\tmax_bytes\x18\x07 \x01(\x04H\x03\x88\x01\x01\x42\n\n\x08_qualityB\t\n\x07_effortB\x0f\n\r_target_scoreB\x0c\n\n_max_bytes\"^\n\x0f\x43ompressRequest\x12/\n\x07options\x18\x01 \x01(\x0b\x32\x1c.pixpress.v1.CompressOptionsH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"\xfe\x02\n\x0e\x43ompressResult\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.pixpress.v1.ImageFormat\x12\x12\n\ninput_size\x18\x02 \x01(\x04\x12\x13\n\x0boutput_size\x18\x03 \x01(\x04\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x0e\n\x06\x66rames\x18\x06 \x01(\r\x12\x15\n\rkept_original\x18\x07 \x01(\x08\x12\x1c\n\x14kept_original_reason\x18\x08 \x01(\t\x12\x0f\n\x07quality\x18\t \x01(\x05\x12\"\n\x06stages\x18\n \x03(\x0b\x32\x12.pixpress.v1.Stage\x12\x11\n\taction_id\x18\x0b \x01(\t\x12\x17\n\x0foutput_asset_id\x18\x0c \x01(\t\x12\x0e\n\x06\x65\x66\x66ort\x18\r \x01(\x05\x12\x12\n\x05score\x18\x0e \x01(\x01H\x00\x88\x01\x01\x12\x17\n\nbudget_met\x18\x0f \x01(\x08H\x01\x88\x01\x01\x42\x08\n\x06_scoreB\r\n\x0b_budget_met\"r\n\x10\x43ompressResponse\x12\x13\n\taction_id\x18\x03 \x01(\tH\x00\x12-\n\x06result\x18\x01 \x01(\x0b\x32\x1b.pixpress.v1.CompressResultH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07payload\"F\n\x15SubmitCompressRequest\x12-\n\x07options\x18\x01 \x01(\x0b\x32\x1c.pixpress.v1.CompressOptions2\xa9\x01\n\x0f\x43ompressService\x12K\n\x08\x43ompress\x12\x1c.pixpress.v1.CompressRequest\x1a\x1d.pixpress.v1.CompressResponse(\x01\x30\x01\x12I\n\x0eSubmitCompress\x12\".pixpress.v1.SubmitCompressRequest\x1a\x13.pixpress.v1.Actionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pixpress.v1.compress_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COMPRESSOPTIONS']._serialized_start=95
-  _globals['_COMPRESSOPTIONS']._serialized_end=215
-  _globals['_COMPRESSREQUEST']._serialized_start=217
-  _globals['_COMPRESSREQUEST']._serialized_end=311
-  _globals['_COMPRESSRESULT']._serialized_start=314
-  _globals['_COMPRESSRESULT']._serialized_end=610
-  _globals['_COMPRESSRESPONSE']._serialized_start=612
-  _globals['_COMPRESSRESPONSE']._serialized_end=726
-  _globals['_SUBMITCOMPRESSREQUEST']._serialized_start=728
-  _globals['_SUBMITCOMPRESSREQUEST']._serialized_end=798
-  _globals['_COMPRESSSERVICE']._serialized_start=801
-  _globals['_COMPRESSSERVICE']._serialized_end=970
+  _globals['_COMPRESSOPTIONS']._serialized_start=96
+  _globals['_COMPRESSOPTIONS']._serialized_end=330
+  _globals['_COMPRESSREQUEST']._serialized_start=332
+  _globals['_COMPRESSREQUEST']._serialized_end=426
+  _globals['_COMPRESSRESULT']._serialized_start=429
+  _globals['_COMPRESSRESULT']._serialized_end=811
+  _globals['_COMPRESSRESPONSE']._serialized_start=813
+  _globals['_COMPRESSRESPONSE']._serialized_end=927
+  _globals['_SUBMITCOMPRESSREQUEST']._serialized_start=929
+  _globals['_SUBMITCOMPRESSREQUEST']._serialized_end=999
+  _globals['_COMPRESSSERVICE']._serialized_start=1002
+  _globals['_COMPRESSSERVICE']._serialized_end=1171
 # @@protoc_insertion_point(module_scope)

@@ -29,6 +29,9 @@ class CompressOptions(_message.Message):
     KEEP_METADATA_FIELD_NUMBER: _builtins.int
     INPUT_ASSET_ID_FIELD_NUMBER: _builtins.int
     STORE_OUTPUT_FIELD_NUMBER: _builtins.int
+    EFFORT_FIELD_NUMBER: _builtins.int
+    TARGET_SCORE_FIELD_NUMBER: _builtins.int
+    MAX_BYTES_FIELD_NUMBER: _builtins.int
     quality: _builtins.int
     """Quality from 1 (smallest) to 100 (lossless only). MAY be unset: the server uses 80."""
     keep_metadata: _builtins.bool
@@ -39,6 +42,26 @@ class CompressOptions(_message.Message):
     """MAY name a stored asset of the caller to compress instead of streamed chunks."""
     store_output: _builtins.bool
     """When true the output is also stored as an asset; the result carries its id."""
+    effort: _builtins.int
+    """CPU spent for bytes saved, from 1 (least CPU per megapixel: throughput) to 10 (the
+    most: the last bytes). MAY be unset: the server uses 5. It never changes the quality
+    asked for, only how hard the encoders work to reach it; what each level does per format
+    is in the README's quality table.
+    """
+    target_score: _builtins.float
+    """The perceived quality to reach, as a SSIMULACRA2 score from 30 to 95 (100: identical,
+    90: visually lossless, 70: good), instead of `quality`: the server searches, per image,
+    for the cheapest quality whose output scores at least this, and the result reports the
+    score reached and the quality chosen. A request MUST NOT send both `quality` and
+    `target_score`, nor both `target_score` and `max_bytes` (INVALID_ARGUMENT). A format
+    the search does not cover is compressed at quality 80.
+    """
+    max_bytes: _builtins.int
+    """A byte budget for the output, at least 1: the server picks the best quality, at most
+    `quality` (80 when unset), whose output fits, the way imgproxy's max_bytes does. When
+    nothing fits the smallest output tried is returned and the result's `budget_met` is
+    false. MAY be unset: no budget.
+    """
     def __init__(
         self,
         *,
@@ -46,14 +69,30 @@ class CompressOptions(_message.Message):
         keep_metadata: _builtins.bool = ...,
         input_asset_id: _builtins.str = ...,
         store_output: _builtins.bool = ...,
+        effort: _builtins.int | None = ...,
+        target_score: _builtins.float | None = ...,
+        max_bytes: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_quality", b"_quality", "quality", b"quality"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_effort", b"_effort", "_max_bytes", b"_max_bytes", "_quality", b"_quality", "_target_score", b"_target_score", "effort", b"effort", "max_bytes", b"max_bytes", "quality", b"quality", "target_score", b"target_score"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_quality", b"_quality", "input_asset_id", b"input_asset_id", "keep_metadata", b"keep_metadata", "quality", b"quality", "store_output", b"store_output"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_effort", b"_effort", "_max_bytes", b"_max_bytes", "_quality", b"_quality", "_target_score", b"_target_score", "effort", b"effort", "input_asset_id", b"input_asset_id", "keep_metadata", b"keep_metadata", "max_bytes", b"max_bytes", "quality", b"quality", "store_output", b"store_output", "target_score", b"target_score"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__effort: _TypeAlias = _typing.Literal["effort"]  # noqa: Y015
+    _WhichOneofArgType__effort: _TypeAlias = _typing.Literal["_effort", b"_effort"]  # noqa: Y015
+    _WhichOneofReturnType__max_bytes: _TypeAlias = _typing.Literal["max_bytes"]  # noqa: Y015
+    _WhichOneofArgType__max_bytes: _TypeAlias = _typing.Literal["_max_bytes", b"_max_bytes"]  # noqa: Y015
     _WhichOneofReturnType__quality: _TypeAlias = _typing.Literal["quality"]  # noqa: Y015
     _WhichOneofArgType__quality: _TypeAlias = _typing.Literal["_quality", b"_quality"]  # noqa: Y015
+    _WhichOneofReturnType__target_score: _TypeAlias = _typing.Literal["target_score"]  # noqa: Y015
+    _WhichOneofArgType__target_score: _TypeAlias = _typing.Literal["_target_score", b"_target_score"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__effort) -> _WhichOneofReturnType__effort | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_bytes) -> _WhichOneofReturnType__max_bytes | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__quality) -> _WhichOneofReturnType__quality | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__target_score) -> _WhichOneofReturnType__target_score | None: ...
 
 Global___CompressOptions: _TypeAlias = CompressOptions  # noqa: Y015
 
@@ -103,6 +142,9 @@ class CompressResult(_message.Message):
     STAGES_FIELD_NUMBER: _builtins.int
     ACTION_ID_FIELD_NUMBER: _builtins.int
     OUTPUT_ASSET_ID_FIELD_NUMBER: _builtins.int
+    EFFORT_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    BUDGET_MET_FIELD_NUMBER: _builtins.int
     format: _image_pb2.ImageFormat.ValueType
     input_size: _builtins.int
     """Sizes in bytes."""
@@ -118,11 +160,23 @@ class CompressResult(_message.Message):
     """
     kept_original_reason: _builtins.str
     quality: _builtins.int
-    """The quality that was applied (the request's, or 80 when unset)."""
+    """The quality that was applied: the request's (80 when unset), or the one chosen by the
+    target_score or max_bytes search.
+    """
     action_id: _builtins.str
     """The action recording this call."""
     output_asset_id: _builtins.str
     """Set when the output was stored as an asset (store_output, or SubmitCompress)."""
+    effort: _builtins.int
+    """The effort that was applied, 1-10 (the request's, or 5 when unset)."""
+    score: _builtins.float
+    """The SSIMULACRA2 score the output reached (up to 100). Set only when the request asked
+    for a target_score; it MAY be below the target when no quality reached it.
+    """
+    budget_met: _builtins.bool
+    """Whether output_size is at most the request's max_bytes. Set only when the request sent
+    max_bytes.
+    """
     @_builtins.property
     def stages(self) -> _containers.RepeatedCompositeFieldContainer[_image_pb2.Stage]: ...
     def __init__(
@@ -140,12 +194,22 @@ class CompressResult(_message.Message):
         stages: _abc.Iterable[_image_pb2.Stage] | None = ...,
         action_id: _builtins.str = ...,
         output_asset_id: _builtins.str = ...,
+        effort: _builtins.int = ...,
+        score: _builtins.float | None = ...,
+        budget_met: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_budget_met", b"_budget_met", "_score", b"_score", "budget_met", b"budget_met", "score", b"score"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action_id", b"action_id", "format", b"format", "frames", b"frames", "height", b"height", "input_size", b"input_size", "kept_original", b"kept_original", "kept_original_reason", b"kept_original_reason", "output_asset_id", b"output_asset_id", "output_size", b"output_size", "quality", b"quality", "stages", b"stages", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_budget_met", b"_budget_met", "_score", b"_score", "action_id", b"action_id", "budget_met", b"budget_met", "effort", b"effort", "format", b"format", "frames", b"frames", "height", b"height", "input_size", b"input_size", "kept_original", b"kept_original", "kept_original_reason", b"kept_original_reason", "output_asset_id", b"output_asset_id", "output_size", b"output_size", "quality", b"quality", "score", b"score", "stages", b"stages", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__budget_met: _TypeAlias = _typing.Literal["budget_met"]  # noqa: Y015
+    _WhichOneofArgType__budget_met: _TypeAlias = _typing.Literal["_budget_met", b"_budget_met"]  # noqa: Y015
+    _WhichOneofReturnType__score: _TypeAlias = _typing.Literal["score"]  # noqa: Y015
+    _WhichOneofArgType__score: _TypeAlias = _typing.Literal["_score", b"_score"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__budget_met) -> _WhichOneofReturnType__budget_met | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__score) -> _WhichOneofReturnType__score | None: ...
 
 Global___CompressResult: _TypeAlias = CompressResult  # noqa: Y015
 
@@ -188,7 +252,9 @@ class SubmitCompressRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def options(self) -> Global___CompressOptions:
-        """quality and keep_metadata as for Compress; input_asset_id is REQUIRED here."""
+        """As for Compress (quality or target_score, effort, max_bytes, keep_metadata);
+        input_asset_id is REQUIRED here.
+        """
 
     def __init__(
         self,

@@ -54,12 +54,12 @@ class Parameter(_message.Message):
     MAXIMUM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     type: _builtins.str
-    """JSON-schema type: "integer", "boolean", ..."""
+    """JSON-schema type: "integer", "number", "boolean", ..."""
     description: _builtins.str
     default_json: _builtins.str
     """The value used when the parameter is absent, as JSON text (e.g. "80")."""
     minimum: _builtins.int
-    """Inclusive bounds, for integers."""
+    """Inclusive bounds, for integers and numbers (whole numbers: a number's bounds are too)."""
     maximum: _builtins.int
     def __init__(
         self,

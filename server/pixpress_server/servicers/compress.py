@@ -259,10 +259,13 @@ def _request_data(
     message: compress_pb2.CompressOptions, options: CompressOptions, store_output: bool = False
 ) -> ActionRequestData:
     return ActionRequestData(
-        quality=options.quality,
+        quality=0 if options.target_score is not None else options.quality,
         keep_metadata=options.keep_metadata,
         input_asset_id=message.input_asset_id,
         store_output=store_output or message.store_output,
+        effort=options.effort,
+        target_score=options.target_score,
+        max_bytes=options.max_bytes,
     )
 
 

@@ -9,9 +9,14 @@ from pixpress.v1 import actions_pb2, assets_pb2, compress_pb2, image_pb2, routes
 
 from pixpress_server.errors import InvalidInput
 from pixpress_server.processing.model import (
+    DEFAULT_EFFORT,
     DEFAULT_QUALITY,
+    MAX_EFFORT,
     MAX_QUALITY,
+    MAX_TARGET_SCORE,
+    MIN_EFFORT,
     MIN_QUALITY,
+    MIN_TARGET_SCORE,
     CompressOptions,
     ImageFormat,
 )
@@ -54,15 +59,61 @@ def wire_format(image_format: str) -> image_pb2.ImageFormat.ValueType:
     return _WIRE_FORMATS.get(image_format, image_pb2.IMAGE_FORMAT_UNSPECIFIED)
 
 
+# target_score asks the search for a score, max_bytes for a size: one goal per request, so
+# the answer never depends on which of the two the server let win (relaxable later).
+BOTH_QUALITY_AND_SCORE = "Send quality or target_score, not both"
+BOTH_SCORE_AND_BUDGET = "Send target_score or max_bytes, not both"
+
+
+def _int_between(name: str, value: int, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise InvalidInput(
+            f"Expected integer between {low} and {high} for {name} but received {value}"
+        )
+    return value
+
+
+def _target_score(message: compress_pb2.CompressOptions) -> float | None:
+    if not message.HasField("target_score"):
+        return None
+    score = message.target_score
+    if not MIN_TARGET_SCORE <= score <= MAX_TARGET_SCORE:  # NaN fails too
+        raise InvalidInput(
+            f"Expected number between {MIN_TARGET_SCORE:g} and {MAX_TARGET_SCORE:g} "
+            f"for target_score but received {score:g}"
+        )
+    return score
+
+
+def _max_bytes(message: compress_pb2.CompressOptions) -> int | None:
+    if not message.HasField("max_bytes"):
+        return None
+    if message.max_bytes < 1:
+        raise InvalidInput(
+            f"Expected integer at least 1 for max_bytes but received {message.max_bytes}"
+        )
+    return message.max_bytes
+
+
 def options_from_wire(message: compress_pb2.CompressOptions) -> CompressOptions:
     """Validate the request's options; errors name the field, the range and the value."""
     quality = message.quality if message.HasField("quality") else DEFAULT_QUALITY
-    if not MIN_QUALITY <= quality <= MAX_QUALITY:
-        raise InvalidInput(
-            f"Expected integer between {MIN_QUALITY} and {MAX_QUALITY} for quality "
-            f"but received {quality}"
-        )
-    return CompressOptions(quality=quality, keep_metadata=message.keep_metadata)
+    _int_between("quality", quality, MIN_QUALITY, MAX_QUALITY)
+    effort = message.effort if message.HasField("effort") else DEFAULT_EFFORT
+    _int_between("effort", effort, MIN_EFFORT, MAX_EFFORT)
+    target_score = _target_score(message)
+    max_bytes = _max_bytes(message)
+    if target_score is not None and message.HasField("quality"):
+        raise InvalidInput(BOTH_QUALITY_AND_SCORE)
+    if target_score is not None and max_bytes is not None:
+        raise InvalidInput(BOTH_SCORE_AND_BUDGET)
+    return CompressOptions(
+        quality=quality,
+        keep_metadata=message.keep_metadata,
+        effort=effort,
+        target_score=target_score,
+        max_bytes=max_bytes,
+    )
 
 
 def status_from_wire(status: actions_pb2.ActionStatus.ValueType) -> ActionStatus | None:
@@ -106,6 +157,9 @@ def result_to_wire(done: Done, action_id: str) -> compress_pb2.CompressResult:
         stages=_stages(outcome.stages),
         action_id=action_id,
         output_asset_id=done.output_asset_id,
+        effort=outcome.effort,
+        score=outcome.score,
+        budget_met=outcome.budget_met,
     )
 
 
@@ -123,6 +177,9 @@ def action_to_wire(action: ActionRecord) -> actions_pb2.Action:
             input_size=request.input_size,
             input_format=wire_format(request.input_format),
             store_output=request.store_output,
+            effort=request.effort,
+            target_score=request.target_score,
+            max_bytes=request.max_bytes,
         ),
         created=_timestamp(action.created),
         started=_timestamp(action.started),
@@ -141,6 +198,10 @@ def action_to_wire(action: ActionRecord) -> actions_pb2.Action:
                 kept_original_reason=response.kept_original_reason,
                 output_asset_id=response.output_asset_id,
                 stages=_stages(response.stages),
+                quality=response.quality,
+                effort=response.effort,
+                score=response.score,
+                budget_met=response.budget_met,
             )
         )
     if action.error is not None:

@@ -62,12 +62,18 @@ UNFINISHED = (ActionStatus.QUEUED, ActionStatus.RUNNING)
 
 @dataclass(frozen=True, slots=True)
 class ActionRequestData:
-    quality: int
+    """What was asked. Fields added later have defaults, so rows written before them load:
+    effort 0 and no target_score or max_bytes for actions older than those options."""
+
+    quality: int  # 0 when target_score was asked instead
     keep_metadata: bool
     input_asset_id: str = ""
     input_size: int = 0
     input_format: str = ""
     store_output: bool = False
+    effort: int = 0
+    target_score: float | None = None
+    max_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,11 +83,17 @@ class ActionRequestData:
             "input_size": self.input_size,
             "input_format": self.input_format,
             "store_output": self.store_output,
+            "effort": self.effort,
+            "target_score": self.target_score,
+            "max_bytes": self.max_bytes,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class ActionResponseData:
+    """What was done; quality and effort read 0 (score and budget_met None) in rows written
+    before they were recorded."""
+
     format: str
     output_size: int
     width: int
@@ -91,6 +103,10 @@ class ActionResponseData:
     kept_original_reason: str
     output_asset_id: str
     stages: tuple[StageReport, ...]
+    quality: int = 0  # applied: asked, or chosen by the target_score / max_bytes search
+    effort: int = 0
+    score: float | None = None  # SSIMULACRA2 reached, for a target_score
+    budget_met: bool | None = None  # for a max_bytes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +122,10 @@ class ActionResponseData:
                 {"name": s.name, "output_bytes": s.output_bytes, "milliseconds": s.milliseconds}
                 for s in self.stages
             ],
+            "quality": self.quality,
+            "effort": self.effort,
+            "score": self.score,
+            "budget_met": self.budget_met,
         }
 
     @classmethod
