@@ -68,9 +68,12 @@ class AsyncClient(BaseClient):
     async def compress(
         self,
         data_or_path: Source | None = None,
-        quality: int | None = 80,
+        quality: int | None = None,
         keep_metadata: bool = False,
         *,
+        effort: int | None = None,
+        target_score: float | None = None,
+        max_bytes: int | None = None,
         input_asset_id: str | None = None,
         store_output: bool = False,
         timeout: float | None = None,
@@ -80,6 +83,9 @@ class AsyncClient(BaseClient):
             data_or_path,
             quality,
             keep_metadata,
+            effort=effort,
+            target_score=target_score,
+            max_bytes=max_bytes,
             input_asset_id=input_asset_id,
             store_output=store_output,
         ) as exchange:
@@ -100,14 +106,19 @@ class AsyncClient(BaseClient):
     async def submit_compress(
         self,
         input_asset_id: str,
-        quality: int | None = 80,
+        quality: int | None = None,
         keep_metadata: bool = False,
         *,
+        effort: int | None = None,
+        target_score: float | None = None,
+        max_bytes: int | None = None,
         timeout: float | None = None,
     ) -> Action:
         """Compress a stored asset in the background; see Client.submit_compress."""
         check_id("input_asset_id", input_asset_id)
-        request = submit_compress_request(input_asset_id, quality, keep_metadata)
+        request = submit_compress_request(
+            input_asset_id, quality, keep_metadata, effort, target_score, max_bytes
+        )
         return await self._submit(request, timeout)
 
     async def _submit(self, request: pb.SubmitCompressRequest, timeout: float | None) -> Action:

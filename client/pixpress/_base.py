@@ -105,6 +105,9 @@ class BaseClient:
         quality: int | None,
         keep_metadata: bool,
         *,
+        effort: int | None = None,
+        target_score: float | None = None,
+        max_bytes: int | None = None,
         input_asset_id: str | None = None,
         store_output: bool = False,
     ) -> Iterator[Exchange]:
@@ -116,7 +119,13 @@ class BaseClient:
         """
         check_compress_input(source, input_asset_id)
         options = compress_options(
-            quality, keep_metadata, input_asset_id=input_asset_id, store_output=store_output
+            quality,
+            keep_metadata,
+            effort=effort,
+            target_score=target_score,
+            max_bytes=max_bytes,
+            input_asset_id=input_asset_id,
+            store_output=store_output,
         )
         assembler = ResultAssembler()
         try:

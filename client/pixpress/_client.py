@@ -88,9 +88,12 @@ class Client(BaseClient):
     def compress(
         self,
         data_or_path: Source | None = None,
-        quality: int | None = 80,
+        quality: int | None = None,
         keep_metadata: bool = False,
         *,
+        effort: int | None = None,
+        target_score: float | None = None,
+        max_bytes: int | None = None,
         input_asset_id: str | None = None,
         store_output: bool = False,
         timeout: float | None = None,
@@ -100,8 +103,17 @@ class Client(BaseClient):
         Args:
             data_or_path: the image bytes, or the path of an image file (a str is a path);
                 a file is streamed in chunks, never read whole.
-            quality: 1 (smallest) to 100 (lossless only); None lets the server choose (80).
+            quality: 1 (smallest) to 100 (lossless only); None (default) lets the server
+                apply 80. Not with target_score.
             keep_metadata: keep EXIF, XMP, IPTC and comments (stripped by default).
+            effort: 1 (least CPU, for throughput) to 10 (fewest bytes); None lets the server
+                apply 5. It trades CPU for bytes at the same quality.
+            target_score: a SSIMULACRA2 score, 30 to 95 (90: visually lossless, 70: good),
+                to reach instead of a quality: the server picks, per image, the cheapest
+                quality whose output scores at least this (`result.score`,
+                `result.quality`). Not with quality or max_bytes.
+            max_bytes: a byte budget: the best quality, at most `quality` (80 by default),
+                whose output fits; `result.budget_met` says whether one did.
             input_asset_id: compress this stored asset instead (no bytes are sent); give
                 exactly one of data_or_path and input_asset_id.
             store_output: also store the output as an asset (`result.output_asset_id`).
@@ -111,8 +123,10 @@ class Client(BaseClient):
             The compressed image and what the server did (with `action_id`).
 
         Raises:
-            InvalidOptionsError: both or neither input, or quality or a flag invalid (before
-                any call; also a ValueError).
+            InvalidOptionsError: both or neither input, an option out of range ("Expected
+                integer between 1 and 10 for effort but received 11"), quality with
+                target_score, target_score with max_bytes, or a flag invalid (before any
+                call; also a ValueError).
             OSError: the file cannot be opened.
             PixpressError: the server answered with an error status (a subclass per status);
                 its `action_id` names the action that recorded the failure.
@@ -121,6 +135,9 @@ class Client(BaseClient):
             data_or_path,
             quality,
             keep_metadata,
+            effort=effort,
+            target_score=target_score,
+            max_bytes=max_bytes,
             input_asset_id=input_asset_id,
             store_output=store_output,
         ) as exchange:
@@ -136,23 +153,29 @@ class Client(BaseClient):
     def submit_compress(
         self,
         input_asset_id: str,
-        quality: int | None = 80,
+        quality: int | None = None,
         keep_metadata: bool = False,
         *,
+        effort: int | None = None,
+        target_score: float | None = None,
+        max_bytes: int | None = None,
         timeout: float | None = None,
     ) -> Action:
         """Compress a stored asset in the background; returns its action at once, QUEUED.
 
         The output is stored as an asset: once `client.actions.wait(action.id)` returns a
-        succeeded action, `action.response.output_asset_id` names it.
+        succeeded action, `action.response.output_asset_id` names it. The options are as for
+        `compress`.
 
         Raises:
-            InvalidOptionsError: an empty id, or quality or keep_metadata invalid (before any
-                call).
+            InvalidOptionsError: an empty id, or an option invalid as for `compress` (before
+                any call).
             NotFoundError: no such asset of the caller.
         """
         check_id("input_asset_id", input_asset_id)
-        request = submit_compress_request(input_asset_id, quality, keep_metadata)
+        request = submit_compress_request(
+            input_asset_id, quality, keep_metadata, effort, target_score, max_bytes
+        )
         return self._submit(request, timeout)
 
     def _submit(self, request: pb.SubmitCompressRequest, timeout: float | None) -> Action:

@@ -22,7 +22,15 @@ from pixpress._models import (
     Visibility,
 )
 from pixpress._results import CompressResult, Stage
-from pixpress._validation import check_bool, check_id, check_int_between, check_quality
+from pixpress._validation import (
+    check_bool,
+    check_effort,
+    check_id,
+    check_int_between,
+    check_max_bytes,
+    check_quality,
+    check_target_score,
+)
 from pixpress.v1 import actions_pb2 as actions_pb
 from pixpress.v1 import assets_pb2 as assets_pb
 from pixpress.v1 import compress_pb2 as pb
@@ -61,14 +69,26 @@ MAX_PAGE_SIZE = 100
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
+BOTH_QUALITY_AND_SCORE = "Send quality or target_score, not both"
+BOTH_SCORE_AND_BUDGET = "Send target_score or max_bytes, not both"
+
+
 def compress_options(
     quality: int | None,
     keep_metadata: bool,
     *,
+    effort: int | None = None,
+    target_score: float | None = None,
+    max_bytes: int | None = None,
     input_asset_id: str | None = None,
     store_output: bool = False,
 ) -> pb.CompressOptions:
-    """Validated options; quality None leaves the field unset (the server applies 80)."""
+    """Validated options (InvalidOptionsError, the server's messages); None leaves a field
+    unset: the server applies quality 80, effort 5, no target score and no budget.
+
+    quality and target_score are two ways to ask for the same thing, so at most one may be
+    given; target_score and max_bytes are two goals, and at most one may be given too.
+    """
     options = pb.CompressOptions(
         keep_metadata=check_bool("keep_metadata", keep_metadata),
         store_output=check_bool("store_output", store_output),
@@ -77,18 +97,39 @@ def compress_options(
         options.input_asset_id = check_id("input_asset_id", input_asset_id)
     if quality is not None:
         options.quality = check_quality(quality)
+    if effort is not None:
+        options.effort = check_effort(effort)
+    if target_score is not None:
+        options.target_score = check_target_score(target_score)
+    if max_bytes is not None:
+        options.max_bytes = check_max_bytes(max_bytes)
+    if quality is not None and target_score is not None:
+        raise InvalidOptionsError(BOTH_QUALITY_AND_SCORE)
+    if target_score is not None and max_bytes is not None:
+        raise InvalidOptionsError(BOTH_SCORE_AND_BUDGET)
     return options
 
 
 def submit_compress_request(
-    input_asset_id: str | None, quality: int | None, keep_metadata: bool
+    input_asset_id: str | None,
+    quality: int | None,
+    keep_metadata: bool,
+    effort: int | None = None,
+    target_score: float | None = None,
+    max_bytes: int | None = None,
 ) -> pb.SubmitCompressRequest:
     """SubmitCompress always stores its output; say so rather than rely on the server.
 
     Without an input asset the server records the action FAILED (no input) and returns it.
     """
     options = compress_options(
-        quality, keep_metadata, input_asset_id=input_asset_id, store_output=True
+        quality,
+        keep_metadata,
+        effort=effort,
+        target_score=target_score,
+        max_bytes=max_bytes,
+        input_asset_id=input_asset_id,
+        store_output=True,
     )
     return pb.SubmitCompressRequest(options=options)
 
@@ -150,6 +191,9 @@ def result_from_pb(result: pb.CompressResult, data: bytes, action_id: str = "") 
         stages=_stages(result.stages),
         action_id=result.action_id or action_id,
         output_asset_id=result.output_asset_id,
+        effort=result.effort,
+        score=result.score if result.HasField("score") else None,
+        budget_met=result.budget_met if result.HasField("budget_met") else None,
     )
 
 
@@ -266,6 +310,9 @@ def action_from_pb(action: actions_pb.Action) -> Action:
             input_size=request.input_size,
             input_format=format_name(request.input_format),
             store_output=request.store_output,
+            effort=request.effort,
+            target_score=request.target_score if request.HasField("target_score") else None,
+            max_bytes=request.max_bytes if request.HasField("max_bytes") else None,
         ),
         response=None
         if response is None
@@ -279,6 +326,10 @@ def action_from_pb(action: actions_pb.Action) -> Action:
             kept_original_reason=response.kept_original_reason,
             output_asset_id=response.output_asset_id,
             stages=_stages(response.stages),
+            quality=response.quality,
+            effort=response.effort,
+            score=response.score if response.HasField("score") else None,
+            budget_met=response.budget_met if response.HasField("budget_met") else None,
         ),
         error=None if error is None else ActionError(code=error.code, message=error.message),
         created=_datetime(action, "created"),

@@ -75,6 +75,7 @@ class ActionRequest:
     """What an action was asked to do."""
 
     quality: int
+    """The quality asked for (80 when none was); 0 when `target_score` was asked instead."""
     keep_metadata: bool
     input_asset_id: str
     """Set when the input was a stored asset; else ""."""
@@ -83,6 +84,12 @@ class ActionRequest:
     input_format: str
     """As Asset.format; "unspecified" before the input was read."""
     store_output: bool
+    effort: int = 0
+    """1-10 (5 when none was asked); 0 for actions recorded before efforts."""
+    target_score: float | None = None
+    """The SSIMULACRA2 score asked for, if any."""
+    max_bytes: int | None = None
+    """The output's byte budget, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +106,14 @@ class ActionResponse:
     output_asset_id: str
     """The stored output, when the output was stored; else ""."""
     stages: tuple[Stage, ...] = ()
+    quality: int = 0
+    """The quality applied (chosen, for target_score or max_bytes); 0 for older actions."""
+    effort: int = 0
+    """The effort applied; 0 for older actions."""
+    score: float | None = None
+    """The SSIMULACRA2 score reached, when a target_score was asked; else None."""
+    budget_met: bool | None = None
+    """Whether the output fits max_bytes, when a budget was asked; else None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +145,9 @@ def _request_data(request: ActionRequest) -> dict[str, Any]:
         "input_size": request.input_size,
         "input_format": request.input_format,
         "store_output": request.store_output,
+        "effort": request.effort,
+        "target_score": request.target_score,
+        "max_bytes": request.max_bytes,
     }
 
 
@@ -146,6 +164,10 @@ def _response_data(response: ActionResponse | None) -> dict[str, Any] | None:
         "kept_original_reason": response.kept_original_reason,
         "output_asset_id": response.output_asset_id,
         "stages": [_stage_data(stage) for stage in response.stages],
+        "quality": response.quality,
+        "effort": response.effort,
+        "score": response.score,
+        "budget_met": response.budget_met,
     }
 
 
@@ -166,11 +188,13 @@ class Action(Mapping[str, Any]):
         id, route_id, owner   str
         status                str: "queued", "running", "succeeded", "failed", "cancelled"
         request_data          dict: quality, keep_metadata, input_asset_id, input_size,
-                              input_format, store_output
+                              input_format, store_output, effort, target_score and
+                              max_bytes (None when not asked)
         response_data         dict once succeeded, else None: format, output_size, width,
                               height, frames, kept_original, kept_original_reason,
                               output_asset_id, stages (list of {name, output_bytes,
-                              milliseconds})
+                              milliseconds}), quality (applied), effort, score (None
+                              without target_score), budget_met (None without max_bytes)
         error                 dict {code, message} once failed or cancelled, else None
         created_at, started_at, finished_at
                               ISO 8601 UTC ("2025-01-02T03:04:05.123456Z"), or None

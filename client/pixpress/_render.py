@@ -69,6 +69,36 @@ def action_line(action: Action) -> str:
     return f"{line}  {outcome}" if outcome else line
 
 
+def _asked(action: Action) -> list[tuple[str, str]]:
+    """quality or target score, then effort and max bytes: what the request set."""
+    request = action.request
+    if request.target_score is not None:
+        rows = [("target score", f"{request.target_score:g}")]
+    else:
+        rows = [("quality", str(request.quality))]
+    if request.effort:
+        rows.append(("effort", str(request.effort)))
+    if request.max_bytes is not None:
+        rows.append(("max bytes", f"{request.max_bytes:,}"))
+    return rows
+
+
+def _applied(action: Action) -> list[tuple[str, str]]:
+    """What a search chose: the quality, the score reached, whether the budget was met."""
+    response = action.response
+    if response is None:
+        return []
+    request = action.request
+    rows = []
+    if response.quality and (request.target_score is not None or request.max_bytes is not None):
+        rows.append(("quality chosen", str(response.quality)))
+    if response.score is not None:
+        rows.append(("score", f"{response.score:.2f}"))
+    if response.budget_met is not None:
+        rows.append(("budget met", str(response.budget_met).lower()))
+    return rows
+
+
 def action_block(action: Action) -> str:
     """Every field of an action, one per line."""
     request = action.request
@@ -80,7 +110,7 @@ def action_block(action: Action) -> str:
         ("created", _when(action.created)),
         ("started", _when(action.started)),
         ("finished", _when(action.finished)),
-        ("quality", str(request.quality)),
+        *_asked(action),
         ("keep metadata", str(request.keep_metadata).lower()),
         ("input", f"{request.input_format} {request.input_size:,} bytes"),
         ("input asset", request.input_asset_id or "-"),
@@ -92,6 +122,7 @@ def action_block(action: Action) -> str:
             ("output", f"{response.format} {response.output_size:,} bytes"),
             ("size", f"{response.width}x{response.height}, {response.frames} frame(s)"),
             ("output asset", response.output_asset_id or "-"),
+            *_applied(action),
         ]
         if response.kept_original:
             rows.append(("kept original", response.kept_original_reason))

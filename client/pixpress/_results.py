@@ -25,7 +25,8 @@ class CompressResult:
 
     `format` is one of "jpeg", "png", "webp", "gif", "avif", "heif", "tiff" (the input's own
     format). When `kept_original` is true, `data` is the input unchanged and
-    `kept_original_reason` says why.
+    `kept_original_reason` says why. `quality` is the quality applied: the one asked for
+    (80 by default), or the one the server chose for `target_score` or `max_bytes`.
     """
 
     data: bytes = field(repr=False)
@@ -43,6 +44,13 @@ class CompressResult:
     """The action recording this call (see `Client.actions`); "" from an older server."""
     output_asset_id: str = ""
     """The stored output asset, when `store_output` was asked; else ""."""
+    effort: int = 0
+    """The effort applied, 1-10 (5 by default); 0 from a server older than efforts."""
+    score: float | None = None
+    """The SSIMULACRA2 score reached, when `target_score` was asked (it may fall short of
+    the target when no quality reaches it); else None."""
+    budget_met: bool | None = None
+    """Whether `output_size` is at most `max_bytes`, when a budget was asked; else None."""
 
     @property
     def ratio(self) -> float:

@@ -32,17 +32,21 @@ InputAsset: TypeAlias = Mapping[str, str] | str | Asset
 
 _ASSET_KEYS = frozenset({"assetId", "assetType"})
 # Body parameters this SDK knows how to send, by name; a route may describe more.
-_SUBMITTABLE = frozenset({"quality", "keep_metadata"})
+_SUBMITTABLE = frozenset({"quality", "keep_metadata", "effort", "target_score", "max_bytes"})
 DEFAULT_PAGE_SIZE = 20
 
 
 class SubmitArguments(NamedTuple):
-    """What `use` passes to SubmitCompress; quality None lets the server apply its default,
-    input_asset_id None sends no input (the server records the action FAILED)."""
+    """What `use` passes to SubmitCompress (submit_compress_request's arguments, in order);
+    None lets the server apply its default, input_asset_id None sends no input (the server
+    records the action FAILED)."""
 
     input_asset_id: str | None
     quality: int | None
     keep_metadata: bool
+    effort: int | None = None
+    target_score: float | None = None
+    max_bytes: int | None = None
 
 
 def input_asset_id(input_asset: InputAsset | None) -> str | None:
@@ -86,6 +90,9 @@ def submit_arguments(
         input_asset_id=input_asset_id(input_asset),
         quality=values.get("quality"),
         keep_metadata=values.get("keep_metadata", False),
+        effort=values.get("effort"),
+        target_score=values.get("target_score"),
+        max_bytes=values.get("max_bytes"),
     )
 
 
@@ -127,8 +134,10 @@ class Route(RouteFields):
         """Submit work to this route and, by default, wait for it to end.
 
         Args:
-            body: parameters, checked against `parameters` (e.g. {"quality": 85}); absent
-                ones take the route's defaults.
+            body: parameters, checked against `parameters` (e.g. {"quality": 85},
+                {"target_score": 80, "effort": 3}, {"max_bytes": 200_000}); absent ones take
+                the route's defaults. quality and target_score exclude each other, and so
+                do target_score and max_bytes.
             input_asset: the stored input: {"assetId": ID, "assetType": "file"}, an id, or
                 an Asset (see `client.assets.upload`). Without one the server records the
                 action FAILED (INVALID_ARGUMENT, no input image) and that is what returns.

@@ -11,14 +11,23 @@ from pixpress._errors import InvalidOptionsError
 __all__ = [
     "check_body",
     "check_bool",
+    "check_effort",
     "check_id",
     "check_int_between",
+    "check_max_bytes",
+    "check_number_between",
     "check_quality",
+    "check_target_score",
     "check_timeout",
 ]
 
 MIN_QUALITY = 1
 MAX_QUALITY = 100
+MIN_EFFORT = 1
+MAX_EFFORT = 10
+MIN_TARGET_SCORE = 30
+MAX_TARGET_SCORE = 95
+MAX_UINT64 = 2**64 - 1
 
 
 def check_int_between(name: str, value: object, low: int, high: int) -> int:
@@ -31,6 +40,21 @@ def check_int_between(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def check_number_between(name: str, value: object, low: float, high: float) -> float:
+    """Return `value` as a float if it is a number (int or float, not bool) in low..high, else
+    raise InvalidOptionsError ("Expected number between 30 and 95 for target_score but
+    received 99"); NaN is never in range."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not low <= value <= high  # NaN fails too
+    ):
+        raise InvalidOptionsError(
+            f"Expected number between {low:g} and {high:g} for {name} but received {value!r}"
+        )
+    return float(value)
+
+
 def check_bool(name: str, value: object) -> bool:
     """Return `value` if it is a bool, else raise InvalidOptionsError."""
     if not isinstance(value, bool):
@@ -41,6 +65,29 @@ def check_bool(name: str, value: object) -> bool:
 def check_quality(quality: object) -> int:
     """Quality 1 (smallest) .. 100 (lossless only)."""
     return check_int_between("quality", quality, MIN_QUALITY, MAX_QUALITY)
+
+
+def check_effort(effort: object) -> int:
+    """Effort 1 (least CPU) .. 10 (fewest bytes)."""
+    return check_int_between("effort", effort, MIN_EFFORT, MAX_EFFORT)
+
+
+def check_target_score(target_score: object) -> float:
+    """A SSIMULACRA2 score to reach, 30 .. 95."""
+    return check_number_between("target_score", target_score, MIN_TARGET_SCORE, MAX_TARGET_SCORE)
+
+
+def check_max_bytes(max_bytes: object) -> int:
+    """A byte budget: an int of at least 1 (that fits the wire's uint64)."""
+    if (
+        isinstance(max_bytes, bool)
+        or not isinstance(max_bytes, int)
+        or not 1 <= max_bytes <= MAX_UINT64
+    ):
+        raise InvalidOptionsError(
+            f"Expected integer at least 1 for max_bytes but received {max_bytes!r}"
+        )
+    return max_bytes
 
 
 def check_id(name: str, value: object) -> str:
@@ -74,8 +121,12 @@ def _check_value(name: str, value: object, schema: Mapping[str, Any]) -> None:
         check_bool(name, value)
     elif kind == "string" and not isinstance(value, str):
         raise InvalidOptionsError(f"Expected string for {name} but received {value!r}")
-    elif kind == "number" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise InvalidOptionsError(f"Expected number for {name} but received {value!r}")
+    elif kind == "number":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None and high is not None:
+            check_number_between(name, value, low, high)
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidOptionsError(f"Expected number for {name} but received {value!r}")
 
 
 def check_body(
@@ -84,7 +135,7 @@ def check_body(
     """Check a route's body against its parameter schema (name → {"type", "minimum", ...}).
 
     Returns the body as a dict; raises InvalidOptionsError for an unknown key, a value of the wrong
-    type, or an integer out of its bounds.
+    type, or a number out of its bounds.
     """
     if not isinstance(body, Mapping):
         raise InvalidOptionsError(f"Expected a mapping for body but received {body!r}")

@@ -12,6 +12,7 @@ import functools
 import itertools
 import os
 import shutil
+import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,14 +27,25 @@ from rich.table import Table
 
 from pixpress._client import Client
 from pixpress._config import API_KEY_ENV, DEFAULT_TARGET, TARGET_ENV
+from pixpress._convert import compress_options
 from pixpress._errors import InvalidOptionsError, PixpressError, ResourceExhaustedError
 from pixpress._files import temporary_sibling
 from pixpress._models import Action, ActionStatus
 from pixpress._plan import IMAGE_EXTENSIONS, Job, PlanError, plan_jobs, walk_images
 from pixpress._render import action_block, action_line, asset_line, route_block, to_json
 from pixpress._results import CompressResult
+from pixpress._sizes import parse_size
 from pixpress._tls import TLS_CA_ENV, read_certificates
-from pixpress._validation import check_int_between, check_quality
+from pixpress._validation import (
+    MAX_EFFORT,
+    MAX_TARGET_SCORE,
+    MIN_EFFORT,
+    MIN_TARGET_SCORE,
+    check_effort,
+    check_int_between,
+    check_quality,
+    check_target_score,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -80,6 +92,32 @@ def _quality(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"Expected integer between 1 and 100 for quality but received {text}"
         ) from None
+
+
+def _effort(text: str) -> int:
+    try:
+        return check_effort(int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"Expected integer between {MIN_EFFORT} and {MAX_EFFORT} for effort but received {text}"
+        ) from None
+
+
+def _target_score(text: str) -> float:
+    try:
+        return check_target_score(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"Expected number between {MIN_TARGET_SCORE} and {MAX_TARGET_SCORE} for "
+            f"target_score but received {text}"
+        ) from None
+
+
+def _max_bytes(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{error} for max_bytes") from None
 
 
 def _jobs(text: str) -> int:
@@ -179,9 +217,32 @@ def build_parser() -> argparse.ArgumentParser:
         "-q",
         "--quality",
         type=_quality,
-        default=80,
+        default=None,
         metavar="Q",
         help="1 (smallest) to 100 (lossless only); default 80",
+    )
+    compress.add_argument(
+        "--effort",
+        type=_effort,
+        default=None,
+        metavar="N",
+        help=f"CPU for bytes: {MIN_EFFORT} (fastest) to {MAX_EFFORT} (fewest bytes); default 5",
+    )
+    compress.add_argument(
+        "--target-score",
+        type=_target_score,
+        default=None,
+        metavar="S",
+        help=f"reach this SSIMULACRA2 score ({MIN_TARGET_SCORE}-{MAX_TARGET_SCORE}, 90 visually"
+        " lossless) at the fewest bytes, instead of -q (not with --max-bytes)",
+    )
+    compress.add_argument(
+        "--max-bytes",
+        type=_max_bytes,
+        default=None,
+        metavar="SIZE",
+        help="byte budget per file: the best quality (at most -q) that fits; SIZE as 200000,"
+        " 200k (k, M, G: powers of 1000) or 1MiB (KiB, MiB, GiB: of 1024)",
     )
     target = compress.add_mutually_exclusive_group()
     target.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file or directory")
@@ -282,45 +343,128 @@ def _add_platform_commands(commands: argparse._SubParsersAction[argparse.Argumen
     cancel.add_argument("action_id", metavar="ID")
 
 
+@dataclass(frozen=True, slots=True)
+class Choices:
+    """What every file of one `pixpress compress` run is compressed with (None: the server's
+    default)."""
+
+    quality: int | None = None
+    keep_metadata: bool = False
+    effort: int | None = None
+    target_score: float | None = None
+    max_bytes: int | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Choices:
+        """The parsed options, checked together once (a conflict is a usage error, exit 2)."""
+        choices = cls(
+            quality=args.quality,
+            keep_metadata=args.keep_metadata,
+            effort=args.effort,
+            target_score=args.target_score,
+            max_bytes=args.max_bytes,
+        )
+        try:
+            choices.check()
+        except InvalidOptionsError as error:
+            parser: argparse.ArgumentParser = args.parser
+            parser.error(str(error))  # exits 2
+        return choices
+
+    def check(self) -> None:
+        """InvalidOptionsError for what the SDK would refuse (quality with target_score...)."""
+        compress_options(
+            self.quality,
+            self.keep_metadata,
+            effort=self.effort,
+            target_score=self.target_score,
+            max_bytes=self.max_bytes,
+        )
+
+    def compress(self, client: Client, source: Path) -> CompressResult:
+        return client.compress(
+            source,
+            self.quality,
+            self.keep_metadata,
+            effort=self.effort,
+            target_score=self.target_score,
+            max_bytes=self.max_bytes,
+        )
+
+    def submit(self, client: Client, asset_id: str) -> Action:
+        return client.submit_compress(
+            asset_id,
+            self.quality,
+            self.keep_metadata,
+            effort=self.effort,
+            target_score=self.target_score,
+            max_bytes=self.max_bytes,
+        )
+
+    def title(self) -> str:
+        """The summary's title: the options that were asked for."""
+        asked = [
+            f"{name} {value}"
+            for name, value in (
+                ("quality", self.quality),
+                ("target score", self.target_score),
+                ("max bytes", None if self.max_bytes is None else f"{self.max_bytes:,}"),
+                ("effort", self.effort),
+            )
+            if value is not None
+        ]
+        return "pixpress compress" + (f" ({', '.join(asked)})" if asked else "")
+
+
 @dataclass
 class Summary:
-    """Totals: bytes and saving over the files compressed; failures are listed apart."""
+    """Totals: bytes and saving over the files compressed; failures are listed apart.
+
+    With --target-score it shows the lowest and median score reached, with --max-bytes how
+    many outputs are over the budget (when nothing fits, the smallest one tried comes back).
+    """
 
     compressed: int = 0
     kept: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
     failures: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    budgets: int = 0
+    over_budget: int = 0
+    title: str = "pixpress compress"
 
     def add(self, result: CompressResult) -> None:
         self.compressed += 1
         self.kept += result.kept_original
         self.bytes_in += result.input_size
         self.bytes_out += result.output_size
+        if result.score is not None:
+            self.scores.append(result.score)
+        if result.budget_met is not None:
+            self.budgets += 1
+            self.over_budget += not result.budget_met
 
     def table(self) -> Table:
         saved = 1 - self.bytes_out / self.bytes_in if self.bytes_in else 0.0
-        table = Table(title="pixpress compress")
-        columns = (
-            "files",
-            "compressed",
-            "kept original",
-            "bytes in",
-            "bytes out",
-            "saved",
-            "failed",
-        )
-        for column in columns:
+        table = Table(title=self.title)
+        cells = {
+            "files": str(self.compressed + len(self.failures)),
+            "compressed": str(self.compressed),
+            "kept original": str(self.kept),
+            "bytes in": f"{self.bytes_in:,}",
+            "bytes out": f"{self.bytes_out:,}",
+            "saved": f"{saved:.1%}",
+        }
+        if self.scores:
+            cells["lowest score"] = f"{min(self.scores):.1f}"
+            cells["median score"] = f"{statistics.median(self.scores):.1f}"
+        if self.budgets:
+            cells["over budget"] = str(self.over_budget)
+        cells["failed"] = str(len(self.failures))
+        for column in cells:
             table.add_column(column, justify="right")
-        table.add_row(
-            str(self.compressed + len(self.failures)),
-            str(self.compressed),
-            str(self.kept),
-            f"{self.bytes_in:,}",
-            f"{self.bytes_out:,}",
-            f"{saved:.1%}",
-            str(len(self.failures)),
-        )
+        table.add_row(*cells.values())
         return table
 
 
@@ -361,15 +505,14 @@ MAX_RETRY_WAIT = 30.0
 def compress_with_retries(
     client: Client,
     job: Job,
-    quality: int,
-    keep_metadata: bool,
+    choices: Choices,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CompressResult:
     """`client.compress`, retried after the server's hint while it answers RESOURCE_EXHAUSTED
     with one (up to MAX_RETRIES times); any other error, or no hint, is raised at once."""
     for attempt in range(MAX_RETRIES + 1):
         try:
-            return client.compress(job.source, quality, keep_metadata)
+            return choices.compress(client, job.source)
         except ResourceExhaustedError as error:
             if error.retry_after is None or attempt == MAX_RETRIES:
                 raise
@@ -377,9 +520,9 @@ def compress_with_retries(
     raise AssertionError("unreachable")
 
 
-def compress_one(client: Client, job: Job, quality: int, keep_metadata: bool) -> CompressResult:
+def compress_one(client: Client, job: Job, choices: Choices) -> CompressResult:
     """Compress one file and write its output (in place only when it got smaller)."""
-    result = compress_with_retries(client, job, quality, keep_metadata)
+    result = compress_with_retries(client, job, choices)
     if job.in_place:
         if not result.kept_original:
             write_atomically(job.destination, result.data, mode_from=job.source)
@@ -402,8 +545,9 @@ def _progress(console: Console, total: int) -> Iterator[Callable[[], None]]:
 
 def run_compress(args: argparse.Namespace) -> int:
     """`pixpress compress`: plan outputs, send up to --jobs files at once, summarise."""
+    choices = Choices.from_args(args)
     if args.submit:
-        return run_compress_async(args)
+        return run_compress_async(args, choices)
     try:
         jobs = plan_jobs(args.inputs, args.output, in_place=args.in_place)
     except PlanError as error:
@@ -412,7 +556,7 @@ def run_compress(args: argparse.Namespace) -> int:
         print("pixpress: no images found", file=sys.stderr)
         return EXIT_OK
     stderr = Console(stderr=True)
-    summary = Summary()
+    summary = Summary(title=choices.title())
     # Exit order matters on Ctrl-C: closing the client cancels the calls in flight, so the
     # pool's shutdown does not wait for them.
     with (
@@ -421,8 +565,7 @@ def run_compress(args: argparse.Namespace) -> int:
         _progress(stderr, len(jobs)) as advance,
     ):
         futures: dict[Future[CompressResult], Job] = {
-            pool.submit(compress_one, client, job, args.quality, args.keep_metadata): job
-            for job in jobs
+            pool.submit(compress_one, client, job, choices): job for job in jobs
         }
         try:
             for future in as_completed(futures):
@@ -455,13 +598,13 @@ def _async_sources(args: argparse.Namespace) -> list[Path]:
     return sources
 
 
-def submit_one(client: Client, source: Path, quality: int, keep_metadata: bool) -> str:
+def submit_one(client: Client, source: Path, choices: Choices) -> str:
     """Upload `source` as an asset and submit it; returns the action id."""
     asset = client.assets.upload(source)
-    return client.submit_compress(asset.id, quality, keep_metadata).id
+    return choices.submit(client, asset.id).id
 
 
-def run_compress_async(args: argparse.Namespace) -> int:
+def run_compress_async(args: argparse.Namespace, choices: Choices) -> int:
     """`pixpress compress --async`: upload and submit each file, print the action ids."""
     sources = _async_sources(args)
     if not sources:
@@ -472,10 +615,7 @@ def run_compress_async(args: argparse.Namespace) -> int:
         ThreadPoolExecutor(args.jobs, thread_name_prefix="pixpress") as pool,
         _open_client(args) as client,
     ):
-        futures = [
-            pool.submit(submit_one, client, source, args.quality, args.keep_metadata)
-            for source in sources
-        ]
+        futures = [pool.submit(submit_one, client, source, choices) for source in sources]
         for source, future in zip(sources, futures, strict=True):
             try:
                 action_id = future.result()

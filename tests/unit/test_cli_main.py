@@ -31,8 +31,9 @@ def target(server, monkeypatch):
 
 def test_parse_defaults():
     args = build_parser().parse_args(["compress", "a.jpg"])
-    assert (args.quality, args.jobs, args.output, args.server) == (80, 4, None, None)
+    assert (args.quality, args.jobs, args.output, args.server) == (None, 4, None, None)
     assert (args.keep_metadata, args.in_place) == (False, False)
+    assert (args.effort, args.target_score, args.max_bytes) == (None, None, None)
     assert args.inputs == [Path("a.jpg")]
 
 
@@ -183,7 +184,7 @@ class _Busy:
         self._failures = failures
         self._retry_after = retry_after
 
-    def compress(self, source, quality, keep_metadata):
+    def compress(self, source, quality, keep_metadata, **engine):
         self.calls += 1
         if self.calls <= self._failures:
             error = ResourceExhaustedError("rate limit: 100 requests/s per key; retry in 0.25 s")
@@ -196,7 +197,7 @@ def test_compress_retries_after_the_servers_hint(tmp_path: Path) -> None:
     job = Job(source=tmp_path / "a.png", destination=tmp_path / "out.png")
     waits: list[float] = []
     busy = _Busy(failures=2, retry_after=0.25)
-    result = cli.compress_with_retries(busy, job, 80, False, sleep=waits.append)  # type: ignore[arg-type]
+    result = cli.compress_with_retries(busy, job, cli.Choices(80), sleep=waits.append)  # type: ignore[arg-type]
     assert (result, busy.calls, waits) == ("result", 3, [0.25, 0.25])
 
 
@@ -207,5 +208,5 @@ def test_compress_gives_up_without_a_hint_or_after_the_last_retry(
     job = Job(source=tmp_path / "a.png", destination=tmp_path / "out.png")
     busy = _Busy(failures, retry_after)
     with pytest.raises(ResourceExhaustedError):
-        cli.compress_with_retries(busy, job, 80, False, sleep=lambda _: None)  # type: ignore[arg-type]
+        cli.compress_with_retries(busy, job, cli.Choices(80), sleep=lambda _: None)  # type: ignore[arg-type]
     assert busy.calls == (1 if retry_after is None else cli.MAX_RETRIES + 1)

@@ -20,6 +20,8 @@ REQUEST = ActionRequest(
     input_size=1000,
     input_format="jpeg",
     store_output=True,
+    effort=3,
+    max_bytes=700,
 )
 RESPONSE = ActionResponse(
     format="jpeg",
@@ -31,6 +33,9 @@ RESPONSE = ActionResponse(
     kept_original_reason="",
     output_asset_id="asset-2",
     stages=(pixpress.Stage("decode", 0, 1.5), pixpress.Stage("encode", 600, 2.0)),
+    quality=85,
+    effort=3,
+    budget_met=True,
 )
 KEYS = [
     "id",
@@ -79,6 +84,9 @@ def test_keys_in_order_and_plain_json_values():
             "input_size": 1000,
             "input_format": "jpeg",
             "store_output": True,
+            "effort": 3,
+            "target_score": None,
+            "max_bytes": 700,
         },
         "response_data": {
             "format": "jpeg",
@@ -93,6 +101,10 @@ def test_keys_in_order_and_plain_json_values():
                 {"name": "decode", "output_bytes": 0, "milliseconds": 1.5},
                 {"name": "encode", "output_bytes": 600, "milliseconds": 2.0},
             ],
+            "quality": 85,
+            "effort": 3,
+            "score": None,
+            "budget_met": True,
         },
         "error": None,
         "created_at": "2025-01-02T03:04:05.123456Z",
