@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pixpress_server.processing.formats import FormatSpec, spec_for
-from pixpress_server.processing.model import ImageFormat, ImageHeader
+from pixpress_server.processing.model import CompressOptions, ImageFormat, ImageHeader
 
 MIB = 1024 * 1024
 
@@ -41,20 +41,40 @@ OUTPUT_COPIES = 1.5  # the output and a post-pass copy, which is usually much sm
 #     16.0 at 268 MP; under 7.0 for 8-bit RGB, whose measured figure stays.
 _PNG_PALETTE_BASE = 4.0
 _PNG_LOSSLESS_COPIES = 2.3
+# A quality search (target_score, max_bytes) scores candidates in numpy float32: the source's
+# planes per scale (36 B/px x 4/3, per alpha background) and one candidate's working set,
+# channel by channel (about 100 B/px); see processing/score.py.
+SEARCH_METRIC_OPAQUE = 160.0
+SEARCH_METRIC_ALPHA = 210.0
 # Turning the pixels upright decodes the whole image into memory first, and that copy lives
 # until the output is written: + D per pixel. Measured on PNG: 16 MP RGB 8.2 -> 11.1 B/px,
 # RGBA 12.1 -> 15.7, 16-bit RGBA 22.2 -> 29.0.
 
 
-def estimate_memory(header: ImageHeader, input_size: int) -> int:
+def estimate_memory(
+    header: ImageHeader, input_size: int, options: CompressOptions | None = None
+) -> int:
     """Peak resident bytes of a worker process compressing this image.
 
     pixels x frames x bytes/pixel (the format's measured figure, FormatSpec.bytes_per_pixel,
     scaled for PNG's bit depth and bands, plus a decoded copy when the pixels are rotated),
     plus the input bytes, an allowance for the output, and the worker's fixed overhead.
+    A quality search (target_score or max_bytes in `options`) adds what it holds.
     """
-    pixel_bytes = int(header.pixels * header.frames * bytes_per_pixel(header))
+    per_pixel = bytes_per_pixel(header)
+    if options is not None and (options.target_score is not None or options.max_bytes):
+        per_pixel += search_bytes_per_pixel(header, scored=options.target_score is not None)
+    pixel_bytes = int(header.pixels * header.frames * per_pixel)
     return pixel_bytes + int((INPUT_COPIES + OUTPUT_COPIES) * input_size) + PROCESS_OVERHEAD
+
+
+def search_bytes_per_pixel(header: ImageHeader, *, scored: bool) -> float:
+    """A search's extra: the source decoded once for every candidate (D); when candidates are
+    scored, a candidate's decode (D) and the metric's float32 planes."""
+    if not scored:
+        return float(header.decoded_pixel_bytes)
+    metric = SEARCH_METRIC_ALPHA if header.bands in (2, 4) else SEARCH_METRIC_OPAQUE
+    return 2.0 * header.decoded_pixel_bytes + metric
 
 
 def bytes_per_pixel(header: ImageHeader) -> float:

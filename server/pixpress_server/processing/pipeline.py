@@ -16,19 +16,24 @@ from typing import TypeVar
 
 from pixpress_server.errors import InternalFailure, PixpressServerError
 from pixpress_server.processing import apng, vips
+from pixpress_server.processing.candidates import IDENTICAL, Candidates, scorable, top_quality
 from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal
 from pixpress_server.processing.formats import SNIFF_BYTES, sniff, spec_for
 from pixpress_server.processing.limits import check_limits
 from pixpress_server.processing.metadata import NORMAL_ORIENTATION, MetadataPolicy
 from pixpress_server.processing.model import (
     DEFAULT_THREADS_PER_WORKER,
+    MAX_QUALITY,
+    MIN_QUALITY,
     CompressOptions,
     CompressOutcome,
+    ImageFormat,
     ImageHeader,
     Limits,
     StageReport,
 )
 from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
+from pixpress_server.processing.search import SearchResult, search_budget, search_target
 
 _T = TypeVar("_T")
 
@@ -147,6 +152,10 @@ def _compress(
         image = image.in_memory().autorotated()
     stages.done("decode", header.pixels * header.frames * header.decoded_pixel_bytes)
 
+    context = PostPassContext(policy, orientation, options.effort)
+    if options.target_score is not None or options.max_bytes is not None:
+        return _searched(image, data, destination, options, stages, header, context)
+
     def outcome(output_size: int, reason: str = "") -> CompressOutcome:
         return CompressOutcome(
             header=header,
@@ -156,9 +165,11 @@ def _compress(
             kept_original=bool(reason),
             kept_original_reason=reason,
             stages=tuple(stages.reports),
+            effort=options.effort,
         )
 
-    encoded = ENCODERS[header.format](EncodeRequest(image, data, options.quality, policy))
+    request = EncodeRequest(image, data, options.quality, policy, options.effort)
+    encoded = ENCODERS[header.format](request)
     if isinstance(encoded, KeepOriginal):
         stages.done("encode", len(data))
         return outcome(len(data), encoded.reason)
@@ -167,7 +178,7 @@ def _compress(
 
     postpass = POSTPASSES.get(header.format)
     if postpass is not None and encoded.postpass:
-        output = postpass(output, PostPassContext(policy, orientation))
+        output = postpass(output, context)
         stages.done("postpass", len(output))
 
     # guard: never larger (and an unchanged file is no compression either).
@@ -179,3 +190,90 @@ def _compress(
         raise InternalFailure("cannot write the compressed image", detail=repr(error)) from error
     logger.debug("%s %s: %d -> %d bytes", header.format, encoded.mode, len(data), len(output))
     return outcome(len(output))
+
+
+def _searched(
+    image: vips.VipsImage,
+    data: bytes,
+    destination: Path,
+    options: CompressOptions,
+    stages: _Stages,
+    header: ImageHeader,
+    context: PostPassContext,
+) -> CompressOutcome:
+    """target_score and/or max_bytes: a bounded search over quality (search.py), then the
+    post-pass on the chosen candidate and the never-larger guard."""
+    target = options.target_score
+    scored = target is not None and scorable(header.format, data)
+    candidates = Candidates(
+        image.in_memory(),  # decoded once, encoded at every quality tried
+        data,
+        context.policy,
+        options.effort,
+        context,
+        scored=scored,
+        sized_after_postpass=options.max_bytes is not None,
+    )
+    result = _search(candidates, options, header.format, data, scored=scored)
+    stages.reports.extend(candidates.stages)
+    stages.started = time.perf_counter()
+    output = candidates.final(result.chosen.quality)
+    if output is not None and len(output) != result.chosen.size:
+        stages.done("postpass", len(output))
+    reason = ""
+    if output is None:
+        reason = "original chosen"
+    elif len(output) >= len(data):
+        reason = "not smaller"
+    if reason:
+        output_size = len(data)
+    else:
+        assert output is not None
+        output_size = len(output)
+        try:
+            destination.write_bytes(output)
+        except OSError as error:
+            raise InternalFailure(
+                "cannot write the compressed image", detail=repr(error)
+            ) from error
+    score = None
+    if target is not None:
+        score = IDENTICAL if reason or not scored else result.chosen.score
+    return CompressOutcome(
+        header=header,
+        input_size=len(data),
+        output_size=output_size,
+        quality=result.chosen.quality,
+        kept_original=bool(reason),
+        kept_original_reason=reason,
+        stages=tuple(stages.reports),
+        effort=options.effort,
+        score=score,
+        budget_met=None if options.max_bytes is None else output_size <= options.max_bytes,
+    )
+
+
+def _search(
+    candidates: Candidates,
+    options: CompressOptions,
+    image_format: ImageFormat,
+    data: bytes,
+    *,
+    scored: bool,
+) -> SearchResult:
+    """The target search first (if asked), then, if its choice is over the budget, the
+    budget search below it: max_bytes is the harder limit."""
+    top = top_quality(image_format, data)
+    if options.target_score is None:
+        top = min(top, options.quality)
+    elif scored:
+        found = search_target(candidates, options.target_score, MIN_QUALITY, top)
+        top = found.chosen.quality
+    else:  # no quality scale to walk: lossless reaches any target
+        trial = candidates(MAX_QUALITY)
+        found = SearchResult(trial, True, (trial,))
+    budget = options.max_bytes
+    if options.target_score is not None and (budget is None or found.chosen.size <= budget):
+        return found
+    assert budget is not None
+    return search_budget(candidates, budget, MIN_QUALITY, top)

@@ -109,6 +109,13 @@ class VipsImage:
         except pyvips.Error as error:
             raise _invalid(self.format, error) from error
 
+    def packed(self) -> memoryview:
+        """Decode every pixel into one buffer (bands interleaved, rows in order), not copied."""
+        try:
+            return memoryview(self.image.write_to_memory())
+        except pyvips.Error as error:
+            raise _invalid(self.format, error) from error
+
     def check_decodes(self) -> None:
         """Decode every pixel (streamed, nothing kept) so corrupt or truncated data fails here.
 
@@ -196,3 +203,36 @@ def identical_pixels(a: VipsImage, b: VipsImage) -> bool:
         return float((x.cast("int") - y.cast("int")).abs().max()) == 0
     except pyvips.Error as error:
         raise _invalid(a.format, error) from error
+
+
+@dataclass(frozen=True, slots=True)
+class Pixels:
+    """Decoded 8-bit sRGB samples, row-major interleaved: RGB, or RGBA when there is alpha."""
+
+    data: bytes
+    width: int
+    height: int
+    bands: int
+
+
+def srgb8(image: VipsImage) -> Pixels:
+    """Decode to 8-bit sRGB for the in-worker metric (all frames, stacked as stored).
+
+    Grey, 16-bit and CMYK go through libvips' colourspace conversion; embedded ICC profiles
+    are not applied, so a source and its candidate (same profile) compare as stored.
+    """
+    try:
+        pixels = image.image
+        if pixels.interpretation != "srgb" or pixels.format != "uchar":
+            pixels = pixels.colourspace("srgb")
+        if pixels.format != "uchar":
+            pixels = pixels.cast("uchar")
+        if pixels.bands > 4:
+            pixels = pixels[0:4]
+        if pixels.bands < 3:  # sRGB without colour: a lone band (plus alpha) from a cast
+            grey = pixels[0]
+            rgb = grey.bandjoin([grey, grey])
+            pixels = rgb.bandjoin(pixels[1]) if pixels.bands == 2 else rgb
+        return Pixels(bytes(pixels.write_to_memory()), pixels.width, pixels.height, pixels.bands)
+    except pyvips.Error as error:
+        raise _invalid(image.format, error) from error

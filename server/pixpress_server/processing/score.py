@@ -1,0 +1,283 @@
+"""SSIMULACRA2 in the worker (numpy): a candidate's score against the decoded source.
+
+The same metric as benchmarks/quality/ssimulacra2.py (libjxl's tools/ssimulacra2.cc), laid
+out for a search: everything that depends only on the source is computed once per scale.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+U8 = npt.NDArray[np.uint8]
+
+MIN_SIZE: Final = 8
+# The reference blends images with alpha onto these sRGB greys and keeps the worse score.
+ALPHA_BACKGROUNDS: Final = (0.1, 0.9)
+
+_NUM_SCALES: Final = 6
+_C2: Final = np.float32(0.0009)
+_SIGMA: Final = 1.5
+_OPSIN_BIAS: Final = 0.0037930732552754493
+_OPSIN: Final = np.array(
+    [
+        [0.30, 0.622, 0.078],
+        [0.23, 0.692, 0.078],
+        [0.24342268924547819, 0.20476744424496821, 1.0 - 0.24342268924547819 - 0.20476744424496821],
+    ],
+    dtype=np.float32,
+)
+_CBRT_BIAS: Final = np.float32(np.cbrt(_OPSIN_BIAS))
+
+# Channel X, Y, B; per scale; per norm (1, 4); per map (1 - SSIM, artifact, detail lost).
+_WEIGHTS: Final = np.array(
+    [
+        0.0, 0.0007376606707406586, 0.0, 0.0, 0.0007793481682867309, 0.0,
+        0.0, 0.0004371155730107379, 0.0, 1.1041726426657346, 0.00066284834129271,
+        0.00015231632783718752, 0.0, 0.0016406437456599754, 0.0, 1.8422455520539298,
+        11.441172603757666, 0.0, 0.0007989109436015163, 0.000176816438078653, 0.0,
+        1.8787594979546387, 10.94906990605142, 0.0, 0.0007289346991508072,
+        0.9677937080626833, 0.0, 0.00014003424285435884, 0.9981766977854967,
+        0.00031949755934435053, 0.0004550992113792063, 0.0, 0.0, 0.0013648766163243398,
+        0.0, 0.0, 0.0, 0.0, 0.0, 7.466890328078848, 0.0, 17.445833984131262,
+        0.0006235601634041466, 0.0, 0.0, 6.683678146179332, 0.00037724407979611296,
+        1.027889937768264, 225.20515300849274, 0.0, 0.0, 19.213238186143016,
+        0.0011401524586618361, 0.001237755635509985, 176.39317598450694, 0.0, 0.0,
+        24.43300999870476, 0.28520802612117757, 0.0004485436923833408, 0.0, 0.0, 0.0,
+        34.77906344483772, 44.835625328877896, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+        0.0008680556573291698, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0005313191874358747, 0.0,
+        0.00016533814161379112, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0004179171803251336,
+        0.0017290828234722833, 0.0, 0.0020827005846636437, 0.0, 0.0, 8.826982764996862,
+        23.19243343998926, 0.0, 95.1080498811086, 0.9863978034400682, 0.9834382792465353,
+        0.0012286405048278493, 171.2667255897307, 0.9807858872435379, 0.0, 0.0, 0.0,
+        0.0005130064588990679, 0.0, 0.00010854057858411537,
+    ]
+)  # fmt: skip
+
+
+def _gaussian_taps(sigma: float) -> F32:
+    """The symmetric FIR (2N-1 taps) that the reference's recursive Gaussian computes.
+
+    Its three IIR sections have frequencies k pi / 2N (k = 1, 3, 5), so their responses cancel
+    after 2N samples; benchmarks/quality/README.md derives this and tests it against the
+    literal recursion.
+    """
+    radius = math.floor(3.2795 * sigma + 0.2546 + 0.5)
+    omega = np.array([1.0, 3.0, 5.0]) * math.pi / (2.0 * radius)
+    p = np.array([1.0, -1.0, 1.0]) / np.tan(0.5 * omega)
+    r = np.array([1.0, -1.0, 1.0]) * p * p / np.sin(omega)
+    rho = np.exp(-0.5 * sigma * sigma * omega * omega) / radius
+    d_13 = p[0] * r[1] - r[0] * p[1]
+    zeta_15 = (p[1] * r[2] - r[1] * p[2]) / d_13
+    zeta_35 = (p[2] * r[0] - r[2] * p[0]) / d_13
+    matrix = np.array([p, r, [zeta_15, zeta_35, 1.0]])
+    gamma = np.array(
+        [1.0, radius * radius - sigma * sigma, zeta_15 * rho[0] + zeta_35 * rho[1] + rho[2]]
+    )
+    beta = np.linalg.solve(matrix, gamma)
+    n2 = -beta * np.cos(omega * (radius + 1.0))
+    offsets = np.arange(-(radius - 1), radius)
+    lag_plus_one = (radius - offsets)[:, None] * omega[None, :]
+    taps: F32 = (n2 * np.sin(lag_plus_one) / np.sin(omega)).sum(axis=1).astype(np.float32)
+    return taps
+
+
+_TAPS: Final = _gaussian_taps(_SIGMA)
+_REACH: Final = (len(_TAPS) - 1) // 2
+
+
+def _fir(planes: F32, axis: int) -> F32:
+    """Symmetric FIR along `axis`, zero outside the image (as the reference)."""
+    size = planes.shape[axis]
+    pad = [(0, 0)] * planes.ndim
+    pad[axis] = (_REACH, _REACH)
+    padded = np.pad(planes, pad)
+
+    def shifted(offset: int) -> F32:
+        index: list[slice] = [slice(None)] * planes.ndim
+        index[axis] = slice(_REACH + offset, _REACH + offset + size)
+        view: F32 = padded[tuple(index)]
+        return view
+
+    out: F32 = planes * _TAPS[_REACH]
+    both = np.empty_like(planes)
+    for offset in range(1, _REACH + 1):
+        np.add(shifted(-offset), shifted(offset), out=both)
+        both *= _TAPS[_REACH + offset]
+        out += both
+    return out
+
+
+def _blur(planes: F32) -> F32:
+    return _fir(_fir(planes, -1), -2)
+
+
+def _srgb_to_linear(encoded: F32) -> F32:
+    low = encoded / np.float32(12.92)
+    high = ((encoded + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4)
+    result: F32 = np.where(encoded <= np.float32(0.04045), low, high).astype(np.float32)
+    return result
+
+
+_LINEAR_LUT: Final = _srgb_to_linear(np.arange(256, dtype=np.float32) / np.float32(255.0))
+
+
+def _xyb(linear: F32) -> F32:
+    """Linear RGB planes (3, h, w) -> SSIMULACRA2's positive XYB (B replaced by B - Y)."""
+    mixed = np.einsum("ij,jhw->ihw", _OPSIN, linear)
+    mixed += np.float32(_OPSIN_BIAS)
+    np.maximum(mixed, 0.0, out=mixed)
+    mixed = np.cbrt(mixed)
+    mixed -= _CBRT_BIAS
+    out: F32 = np.empty_like(mixed)
+    np.subtract(mixed[0], mixed[1], out=out[0])
+    out[0] *= np.float32(0.5 * 14.0)
+    out[0] += np.float32(0.42)
+    np.add(mixed[0], mixed[1], out=out[1])
+    out[1] *= np.float32(0.5)
+    np.subtract(mixed[2], out[1], out=out[2])
+    out[2] += np.float32(0.55)
+    out[1] += np.float32(0.01)
+    return out
+
+
+def _downsample(linear: F32) -> F32:
+    """2x2 box average in linear light; an odd last row/column is repeated."""
+    _, height, width = linear.shape
+    if height % 2 or width % 2:
+        linear = np.pad(linear, ((0, 0), (0, height % 2), (0, width % 2)), mode="edge")
+    total = linear[:, 0::2, 0::2] + linear[:, 0::2, 1::2]
+    total += linear[:, 1::2, 0::2]
+    total += linear[:, 1::2, 1::2]
+    total *= np.float32(0.25)
+    return total
+
+
+def _norms(error: F32) -> tuple[float, float]:
+    """1-norm (mean) and 4-norm of a non-negative error map, summed in float64."""
+    squared = error * error
+    squared *= squared
+    mean = float(error.mean(dtype=np.float64))
+    return mean, math.sqrt(math.sqrt(float(squared.mean(dtype=np.float64))))
+
+
+class _SourceScale:
+    """One scale of the source: XYB planes, their blur and blurred variance (fixed)."""
+
+    __slots__ = ("mu", "variance", "xyb")
+
+    def __init__(self, linear: F32) -> None:
+        self.xyb = _xyb(linear)
+        self.mu = np.empty_like(self.xyb)
+        self.variance = np.empty_like(self.xyb)
+        for channel in range(3):
+            plane = self.xyb[channel]
+            blurred = _blur(np.stack([plane * plane, plane]))
+            self.mu[channel] = blurred[1]
+            self.variance[channel] = blurred[0] - blurred[1] * blurred[1]
+
+
+def _scale_features(source: _SourceScale, xyb: F32) -> npt.NDArray[np.float64]:
+    """(3 channels, 2 norms, 3 maps) of one scale, one channel at a time to bound memory."""
+    features = np.empty((3, 2, 3))
+    for channel in range(3):
+        x1, mu1, var1 = source.xyb[channel], source.mu[channel], source.variance[channel]
+        x2 = xyb[channel]
+        sigma22, sigma12, mu2 = _blur(np.stack([x2 * x2, x1 * x2, x2]))
+        mu_diff = mu1 - mu2
+        num_m = np.float32(1.0) - mu_diff * mu_diff
+        num_s = np.float32(2.0) * (sigma12 - mu1 * mu2) + _C2
+        denom_s = var1 + (sigma22 - mu2 * mu2) + _C2
+        ssim_error = np.float32(1.0) - num_m * num_s / denom_s
+        np.maximum(ssim_error, 0.0, out=ssim_error)
+        ratio = (np.float32(1.0) + np.abs(x2 - mu2)) / (np.float32(1.0) + np.abs(x1 - mu1))
+        ratio -= np.float32(1.0)
+        maps = (ssim_error, np.maximum(ratio, 0.0), np.maximum(-ratio, 0.0))
+        for index, error in enumerate(maps):
+            features[channel, 0, index], features[channel, 1, index] = _norms(error)
+    return features
+
+
+def _final_score(per_scale: list[npt.NDArray[np.float64]]) -> float:
+    # Channel-major over the scales computed; small images consume the weights in order,
+    # like the reference.
+    features = np.stack(per_scale, axis=1).reshape(-1)
+    total = float(np.dot(_WEIGHTS[: features.size], np.abs(features))) * 0.9562382616834844
+    total = (
+        2.326765642916932 * total
+        - 0.020884521182843837 * total * total
+        + 6.248496625763138e-05 * total * total * total
+    )
+    return 100.0 - 10.0 * float(total**0.6276336467831387) if total > 0.0 else 100.0
+
+
+def _linear_planes(pixels: U8, background: float | None) -> F32:
+    """(h, w, 3|4) sRGB uint8 -> linear (3, h, w); alpha is blended onto `background` first."""
+    if background is None:
+        return np.ascontiguousarray(np.moveaxis(_LINEAR_LUT[pixels[:, :, :3]], 2, 0))
+    unit = np.moveaxis(pixels, 2, 0).astype(np.float32) * np.float32(1.0 / 255.0)
+    alpha = unit[3]
+    rgb = unit[:3] * alpha + (np.float32(1.0) - alpha) * np.float32(background)
+    return _srgb_to_linear(rgb)
+
+
+def _scales(linear: F32) -> list[F32]:
+    scales = []
+    for scale in range(_NUM_SCALES):
+        # The 8-pixel test looks at the image before this scale's halving, as the reference.
+        if min(linear.shape[1:]) < MIN_SIZE:
+            break
+        if scale:
+            linear = _downsample(linear)
+        scales.append(linear)
+    return scales
+
+
+class Scorer:
+    """SSIMULACRA2 of candidates against one source, the source's work done once.
+
+    Pixels are (height, width, 3 or 4) uint8 sRGB. With alpha, both images are blended onto
+    dark and light grey and the worse score counts (the reference tool's rule); a candidate
+    whose alpha differs from the source's presence of alpha is given the source's layout.
+    """
+
+    def __init__(self, source: U8) -> None:
+        height, width, bands = source.shape
+        if height < MIN_SIZE or width < MIN_SIZE:
+            raise ValueError(
+                f"Expected at least {MIN_SIZE}x{MIN_SIZE} pixels, got {width}x{height}"
+            )
+        self.shape = (height, width)
+        self.alpha = bands == 4
+        self._backgrounds: tuple[float | None, ...] = ALPHA_BACKGROUNDS if self.alpha else (None,)
+        self._sources = [
+            [_SourceScale(linear) for linear in _scales(_linear_planes(source, background))]
+            for background in self._backgrounds
+        ]
+
+    def score(self, candidate: U8) -> float:
+        """The candidate's score: 100 identical, ~90 visually lossless, 70 high quality."""
+        if candidate.shape[:2] != self.shape:
+            raise ValueError(f"Expected {self.shape} pixels, got {candidate.shape[:2]}")
+        candidate = self._layout(candidate)
+        scores = []
+        for background, sources in zip(self._backgrounds, self._sources, strict=True):
+            linear_scales = _scales(_linear_planes(candidate, background))
+            per_scale = [
+                _scale_features(source, _xyb(linear))
+                for source, linear in zip(sources, linear_scales, strict=True)
+            ]
+            scores.append(_final_score(per_scale))
+        return min(scores)
+
+    def _layout(self, candidate: U8) -> U8:
+        if self.alpha and candidate.shape[2] == 3:
+            opaque = np.full((*self.shape, 1), 255, dtype=np.uint8)
+            return np.concatenate([candidate, opaque], axis=2)
+        if not self.alpha and candidate.shape[2] == 4:
+            return candidate[:, :, :3]
+        return candidate
