@@ -116,7 +116,7 @@ class Compressor:
 
     async def _compress(self, job: Job, input_blob: bool) -> Done:
         header = await self._header(job)
-        async with self._budget.reserve(estimate_memory(header, job.source_size)):
+        async with self._budget.reserve(estimate_memory(header, job.source_size, job.options)):
             outcome = await self._pool.compress(
                 CompressJob(job.source, job.target, job.options, self._limits),
                 on_start=lambda: self._tracker.start(
