@@ -104,13 +104,16 @@ def search_target(
     passing: Trial | None = None  # lowest quality known to reach the target
     failing: Trial | None = None  # highest quality known to miss it
     sides: list[bool] = []
+    plateau = False
     quality = min(high, max(low, start if start is not None else first_guess(target)))
     while True:
         trial = memo(quality)
         sides.append(_scored(trial) >= target)
         if sides[-1]:
             passing = trial if passing is None or trial.quality < passing.quality else passing
-            if _scored(trial) - target <= tolerance:
+            # After a plateau, what lies between it and a passing top is the plateau or the
+            # top's own output (a palette, then a lossless copy): nothing cheaper that passes.
+            if _scored(trial) - target <= tolerance or plateau:
                 break
         else:
             plateau = failing is not None and _scored(failing) == _scored(trial)
@@ -119,7 +122,7 @@ def search_target(
         top = passing.quality - 1 if passing is not None else high
         if bottom > top or memo.exhausted:
             break
-        if not sides[-1] and plateau:
+        if plateau:
             # Same score at two qualities (e.g. a palette already at 256 colours): the
             # scale is flat here, so only the top of the bracket can still differ.
             quality = top

@@ -1,0 +1,117 @@
+"""The quality search on fake encoders: monotone tables of bytes and scores."""
+
+from __future__ import annotations
+
+import pytest
+from pixpress_server.processing.search import (
+    MAX_TRIALS,
+    SearchResult,
+    Trial,
+    search_budget,
+    search_target,
+)
+
+
+class FakeEncoder:
+    """score = quality * slope + offset (capped at 100); bytes = 1000 * 1.04 ** quality."""
+
+    def __init__(self, slope: float = 0.7, offset: float = 20.0, flat_from: int = 101) -> None:
+        self.slope = slope
+        self.offset = offset
+        self.flat_from = flat_from
+        self.calls: list[int] = []
+
+    def score(self, quality: int) -> float:
+        effective = min(quality, self.flat_from) if quality < 100 else 100
+        return min(100.0, effective * self.slope + self.offset) if quality < 100 else 100.0
+
+    def size(self, quality: int) -> int:
+        return int(1000 * 1.04**quality)
+
+    def __call__(self, quality: int) -> Trial:
+        assert 1 <= quality <= 100
+        self.calls.append(quality)
+        return Trial(quality, self.size(quality), self.score(quality))
+
+
+def cheapest_passing(fake: FakeEncoder, target: float, top: int = 100) -> int:
+    return min(q for q in range(1, top + 1) if fake.score(q) >= target)
+
+
+@pytest.mark.parametrize("target", [35.0, 50.0, 70.0, 80.0, 90.0])
+@pytest.mark.parametrize("slope", [0.3, 0.7, 1.2])
+def test_target_reached_cheaply_within_bounded_encodes(target: float, slope: float) -> None:
+    fake = FakeEncoder(slope=slope)
+    result = search_target(fake, target, 1, 100)
+    assert result.met
+    assert result.chosen.score is not None and result.chosen.score >= target
+    assert len(fake.calls) <= MAX_TRIALS
+    assert len(set(fake.calls)) == len(fake.calls)  # no quality encoded twice
+    best = cheapest_passing(fake, target)
+    # Either the cheapest passing quality, or one close enough to the target to stop early.
+    assert result.chosen.quality == best or result.chosen.score - target <= 1.5 + slope
+
+
+def test_early_exit_on_a_first_guess_just_above_the_target() -> None:
+    fake = FakeEncoder(slope=1.0, offset=0.0)
+    result = search_target(fake, 70.0, 1, 100, start=71)
+    assert fake.calls == [71]
+    assert result.met and result.chosen.quality == 71
+
+
+def test_unreachable_target_returns_the_best_and_says_so() -> None:
+    fake = FakeEncoder(slope=0.1, offset=10.0)  # 19.9 at q 99; only q 100 would be 100
+    result = search_target(fake, 90.0, 1, 99)
+    assert not result.met
+    assert result.chosen.quality == 99  # the top was tried
+    assert result.chosen.score is not None and result.chosen.score < 90.0
+    assert len(fake.calls) <= MAX_TRIALS
+
+
+def test_plateau_jumps_to_the_top() -> None:
+    # A palette capped at 256 colours: the score stops rising at q 50; only q 100 passes.
+    fake = FakeEncoder(slope=0.5, offset=30.0, flat_from=50)
+    result = search_target(fake, 70.0, 1, 100)
+    assert result.met and result.chosen.quality == 100
+    assert len(fake.calls) <= 3
+
+
+def test_trials_are_bounded_by_max_trials() -> None:
+    fake = FakeEncoder(slope=0.05, offset=60.0)
+    result = search_target(fake, 64.0, 1, 100, max_trials=3, tolerance=0.0)
+    assert len(fake.calls) == 3 == len(result.trials)
+
+
+def test_target_needs_scores() -> None:
+    with pytest.raises(ValueError, match="needs scores"):
+        search_target(lambda q: Trial(q, 100), 70.0, 1, 100)
+
+
+def budget_check(result: SearchResult, fake: FakeEncoder, budget: int, top: int) -> None:
+    fitting = [q for q in range(1, top + 1) if fake.size(q) <= budget]
+    assert result.met
+    assert result.chosen.size <= budget
+    # The best fitting quality, or one within 5% of the budget (the early exit).
+    assert result.chosen.quality == max(fitting) or result.chosen.size >= 0.95 * budget / 1.04
+
+
+@pytest.mark.parametrize("budget", [1100, 3000, 10_000, 20_000])
+def test_budget_fits_with_the_best_quality(budget: int) -> None:
+    fake = FakeEncoder()
+    result = search_budget(fake, budget, 1, 80)
+    budget_check(result, fake, budget, 80)
+    assert len(fake.calls) <= MAX_TRIALS
+
+
+def test_budget_met_at_the_top_takes_one_encode() -> None:
+    fake = FakeEncoder()
+    result = search_budget(fake, 10**9, 1, 80)
+    assert fake.calls == [80] and result.met and result.chosen.quality == 80
+
+
+def test_budget_too_small_returns_the_smallest_unmet() -> None:
+    fake = FakeEncoder()
+    result = search_budget(fake, 500, 1, 80)
+    assert fake.calls == [80, 1]
+    assert not result.met
+    assert result.chosen.quality == 1 and result.chosen.size == fake.size(1)
