@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -120,6 +120,8 @@ class PoolRunner:
         self.workers = workers
         self.scratch = scratch / f"{mode}-{workers}"
         self.scratch.mkdir(parents=True, exist_ok=True)
+        self.effort: int | None = None
+        """In-process: the effort passes use (None: the default)."""
         initializer = initialise_pixpress if mode is Mode.IN_PROCESS else None
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
@@ -146,7 +148,9 @@ class PoolRunner:
     def _submit(self, image: CorpusImage, index: int, quality: int) -> Future[TaskOutcome]:
         destination = str(self.output_path(image, index, quality))
         if self.mode is Mode.IN_PROCESS:
-            return self._executor.submit(compress_pixpress, str(image.path), destination, quality)
+            return self._executor.submit(
+                compress_pixpress, str(image.path), destination, quality, self.effort
+            )
         return self._executor.submit(
             compress_pillow, str(image.path), destination, quality, image.format
         )
@@ -218,6 +222,7 @@ async def _drive_service(
     quality: int,
     concurrency: int,
     timer: Callable[[], None],
+    options: Mapping[str, Any],
 ) -> tuple[list[Latency], dict[str, TaskOutcome], float]:
     latencies: list[Latency] = []
     outcomes: dict[str, TaskOutcome] = {}
@@ -225,13 +230,13 @@ async def _drive_service(
     async with AsyncClient(server.address, api_key=server.api_key, timeout=3600) as client:
         if images:
             # Warm-up on the same channel: connection set-up is not part of the timing.
-            await client.compress(sources(images[0]), quality=quality)
+            await client.compress(sources(images[0]), quality=quality, **options)
 
         async def one(image: CorpusImage) -> None:
             async with gate:
                 started = time.perf_counter()
                 try:
-                    result = await client.compress(sources(image), quality=quality)
+                    result = await client.compress(sources(image), quality=quality, **options)
                     outcome = _service_outcome(result)
                 except PixpressError as error:
                     outcome = TaskOutcome(0, False, error=f"{error.code.name}: {error.message}")
@@ -268,6 +273,8 @@ class ServiceRunner:
         )
         self._preload = preload
         self._bytes: dict[Path, bytes] = {}
+        self.options: dict[str, Any] = {}
+        """Extra keyword arguments of every `compress` call (e.g. effort)."""
 
     def _source(self, image: CorpusImage) -> bytes | Path:
         if not self._preload:
@@ -291,7 +298,9 @@ class ServiceRunner:
 
         with RssSampler(root=self.server.pid) as sampler:
             latencies, outcomes, wall = asyncio.run(
-                _drive_service(self.server, images, self._source, quality, concurrency, timer)
+                _drive_service(
+                    self.server, images, self._source, quality, concurrency, timer, self.options
+                )
             )
             cpu = cpu_delta(snapshots["cpu"], cpu_seconds(self.tree()))
             client = _client_cpu() - snapshots["client"]

@@ -28,15 +28,20 @@ def initialise_pixpress() -> None:
     pipeline.initialise()
 
 
-def compress_pixpress(source: str, destination: str, quality: int) -> TaskOutcome:
+def compress_pixpress(
+    source: str, destination: str, quality: int, effort: int | None = None
+) -> TaskOutcome:
     """pixpress's pipeline, as a service worker runs it: source file in, destination file out.
 
-    When the original is kept, `destination` is not written.
+    When the original is kept, `destination` is not written. `effort` None is the default.
     """
+    options = (
+        CompressOptions(quality=quality)
+        if effort is None
+        else CompressOptions(quality=quality, effort=effort)
+    )
     try:
-        outcome = pipeline.compress(
-            Path(source), Path(destination), CompressOptions(quality=quality), BENCH_LIMITS
-        )
+        outcome = pipeline.compress(Path(source), Path(destination), options, BENCH_LIMITS)
     except PixpressServerError as error:
         return TaskOutcome(0, False, error=f"{type(error).__name__}: {error}")
     stages = tuple((s.name, s.output_bytes, s.milliseconds) for s in outcome.stages)

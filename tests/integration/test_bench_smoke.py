@@ -43,3 +43,32 @@ def test_smoke_run_writes_json_markdown_and_plots(tmp_path: Path) -> None:
     assert "## Targets" in report
     for name in PLOTS:
         assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_compare_smoke_runs_without_peers(tmp_path: Path) -> None:
+    out = tmp_path / "compare"
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.compare", "--smoke", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+
+    data = json.loads((out / "results.json").read_text())
+    assert data["meta"]["peers"] == {"sharp": "skipped", "thumbor": "skipped"}
+    formats = {point["format"] for point in data["sweep"]}
+    assert formats == {"jpeg", "png", "webp", "gif"}
+    assert all(point["mean_score"] is not None for point in data["sweep"])
+    runners = {(sample["runner"], sample["format"]) for sample in data["cpu"]}
+    assert {("service", "png"), ("in-process", "png"), ("in-process effort 1", "jpeg")} <= runners
+    assert all(sample["errors"] == 0 for sample in data["cpu"])
+    names = {target["name"] for target in data["targets"]}
+    assert "BD-rate vs sharp, JPEG" in names
+
+    report = (out / "report.md").read_text()
+    assert "## Targets" in report
+    for name in ("rate_quality_peers.png", "cpu_per_mp.png"):
+        assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -1,0 +1,99 @@
+"""The comparison benchmark's inputs: the same photos in each format, built in a scratch dir.
+
+Kodak photos (PNG sources) from the corpus become JPEG q 95 4:2:0, WebP q 95 and a
+256-colour dithered GIF; camera JPEGs from the corpus are added as they are. The corpus is
+only read.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+FORMATS: tuple[str, ...] = ("jpeg", "png", "webp", "gif")
+EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "gif": ".gif"}
+CAMERA_JPEGS = ("Landscape_1.jpg",)
+"""Real camera JPEGs added to the JPEG set when the corpus has them (exif-orientation set)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputImage:
+    """One input file of one format."""
+
+    name: str
+    format: str
+    path: Path
+    width: int
+    height: int
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+def pick_photos(corpus: Path, count: int) -> list[Path]:
+    """`count` Kodak photos spread evenly over those in `corpus` (sorted by name)."""
+    photos = sorted(corpus.rglob("kodim*.png"), key=lambda path: path.name)
+    unique = list({path.name: path for path in photos}.values())
+    if count >= len(unique):
+        return unique
+    step = len(unique) / count
+    return [unique[int(i * step)] for i in range(count)]
+
+
+def _save(image: Image.Image, image_format: str, path: Path) -> None:
+    if image_format == "jpeg":
+        image.save(path, "JPEG", quality=95, subsampling=2)
+    elif image_format == "webp":
+        image.save(path, "WEBP", quality=95)
+    elif image_format == "gif":
+        image.quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(path, "GIF")
+    else:
+        image.save(path, "PNG")
+
+
+def build_inputs(
+    corpus: Path, directory: Path, count: int, shrink_to: int | None = None
+) -> dict[str, list[InputImage]]:
+    """Write every format's inputs under `directory/<format>/`; format -> images.
+
+    `shrink_to` (the smoke run) scales the photos down to that width first.
+    """
+    inputs: dict[str, list[InputImage]] = {f: [] for f in FORMATS}
+    for source in pick_photos(corpus, count):
+        with Image.open(source) as opened:
+            image = opened.convert("RGB")
+        if shrink_to is not None and image.width > shrink_to:
+            image = image.resize((shrink_to, round(image.height * shrink_to / image.width)))
+        for image_format in FORMATS:
+            folder = directory / image_format
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{source.stem}{EXTENSIONS[image_format]}"
+            if image_format == "png" and shrink_to is None:
+                shutil.copyfile(source, path)
+            else:
+                _save(image, image_format, path)
+            inputs[image_format].append(
+                InputImage(source.stem, image_format, path, image.width, image.height)
+            )
+    if shrink_to is None:
+        for camera in _camera_jpegs(corpus):
+            path = directory / "jpeg" / camera.name
+            shutil.copyfile(camera, path)
+            with Image.open(path) as opened:
+                width, height = opened.size
+            inputs["jpeg"].append(InputImage(camera.stem, "jpeg", path, width, height))
+    return inputs
+
+
+def _camera_jpegs(corpus: Path) -> Sequence[Path]:
+    found = {path.name: path for path in corpus.rglob("*.jpg") if path.name in CAMERA_JPEGS}
+    return [found[name] for name in CAMERA_JPEGS if name in found]
