@@ -1,51 +1,86 @@
-"""JPEG: mozjpeg re-encode below the source's own quality, else lossless optimisation."""
+"""JPEG: jpegli (or mozjpeg where jpegli cannot) below the source's own quality, else lossless.
+
+Effort picks the encoder (benchmarks/levers.py measured them on SSIMULACRA2): 1-2 jpegli
+alone, 3-10 jpegli then the mozjpeg lossless pass. Sources jpegli cannot take (grey, CMYK,
+4:4:4) get libvips' mozjpeg: fast Huffman-only at 1-2, trellis at 3-7, trellis and scan
+optimisation at 8-10.
+"""
 
 from __future__ import annotations
 
+from pixpress_server.processing import jpegli
 from pixpress_server.processing.encoders.base import Encoded, EncodeRequest, KeepOriginal
 from pixpress_server.processing.jpeg_quality import estimate_quality, read_header
 from pixpress_server.processing.metadata import NORMAL_ORIENTATION, with_orientation
 
-# Annex K (IJG) tables. Measured on 5 Kodak photos with trellis at q 50-92, bytes at equal
-# luma SSIM: table 0 = table 3 (mozjpeg's default) at q 65, 1% better at q 75-85; table 2
-# 1.6% better. Table 0 wins on meaning: `quality` is then the familiar libjpeg scale, the one
-# jpeg_quality estimates sources on, so a re-run on our own output takes the lossless path.
+# Annex K (IJG) tables for mozjpeg. On SSIMULACRA2 table 3 (mozjpeg's default) needs about 5%
+# fewer bytes than table 0 at equal score, but its `quality` then reads as a coarser one; the
+# mozjpeg path serves only what jpegli cannot take, and table 0 keeps `quality` the familiar
+# libjpeg scale that jpeg_quality estimates sources on (a re-run takes the lossless path).
 QUANT_TABLE = 0
+# Efforts up to FAST_EFFORT spend the least CPU: jpegli without the lossless pass (fewer bytes
+# than libjpeg-turbo with optimised Huffman, at about its CPU), mozjpeg without trellis.
+FAST_EFFORT = 2
+# From this effort on the mozjpeg path also optimises its progressive scans (+50% CPU, ~1.5%
+# fewer bytes).
+SCANS_EFFORT = 8
+
+
+def source_quality(source: bytes) -> int | None:
+    """The source's quality on the libjpeg scale: the quality jpegli output was made at (its
+    tables are recognised), else the IJG quality of the closest tables."""
+    header = read_header(source)
+    made_at = jpegli.made_at(header) if header is not None else None
+    return made_at if made_at is not None else estimate_quality(source)
 
 
 def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
-    """Re-encode at `quality` only when that is below the source's estimated quality.
+    """Re-encode at `quality` only when that is below the source's quality.
 
     At quality 100, or at/above the source's quality, the original bytes go to the lossless
     post-pass instead: re-encoding would spend bytes on re-creating the source's artefacts.
     """
-    source_quality = estimate_quality(request.source)
-    if request.quality >= 100 or (source_quality is not None and request.quality >= source_quality):
+    quality = source_quality(request.source)
+    if request.quality >= 100 or (quality is not None and request.quality >= quality):
         # mozjpeg transcodes truncated or corrupt data with only a warning: decode to check.
         request.image.check_decodes()
-        return Encoded(request.source, postpass=True, mode=f"lossless (source q={source_quality})")
+        return Encoded(request.source, postpass=True, mode=f"lossless (source q={quality})")
 
     header = read_header(request.source)
+    fast = request.effort <= FAST_EFFORT
+    orientation = request.image.get_int("orientation", NORMAL_ORIENTATION)
+    if jpegli.can_encode(request.image, header):
+        data = jpegli.encode(
+            request.image, request.quality, request.source, keep_all=request.policy.keep_all
+        )
+        if not request.policy.keep_all:
+            data = with_orientation(data, orientation)
+        # jpegli writes baseline with standard Huffman tables: the pass (optimised Huffman,
+        # progressive scans) took 8-9% off at equal score.
+        mode = "jpegli" if fast else "jpegli+pass"
+        return Encoded(data, postpass=not fast, mode=f"{mode} q={request.quality}")
+
     # Keep the source's chroma resolution instead of libvips' "4:4:4 from Q 90" switch, which
     # measured +36% bytes for +0.3 SSIMULACRA2; 4:2:2/4:4:0 sources go to 4:2:0 (libvips
     # offers only on/off).
     subsampled = header is not None and header.chroma_subsampled
+    trellis = not fast
     data = request.image.save(
         "jpegsave_buffer",
         {
             "Q": request.quality,
-            "trellis_quant": True,
-            "overshoot_deringing": True,
-            "optimize_scans": True,
+            "trellis_quant": trellis,
+            "overshoot_deringing": trellis,
+            "optimize_scans": request.effort >= SCANS_EFFORT,
             "optimize_coding": True,
-            "interlace": True,
+            "interlace": trellis,
             "quant_table": QUANT_TABLE,
             "subsample_mode": "on" if subsampled else "off",
             "keep": request.policy.vips_keep,
         },
     )
-    orientation = request.image.get_int("orientation", NORMAL_ORIENTATION)
     if not request.policy.keep_all:
         data = with_orientation(data, orientation)
     # The mozjpeg lossless pass after a mozjpeg encode measured 0 bytes saved: skip it.
-    return Encoded(data, postpass=False, mode=f"q={request.quality}")
+    mode = "mozjpeg fast" if fast else "mozjpeg"
+    return Encoded(data, postpass=False, mode=f"{mode} q={request.quality}")
