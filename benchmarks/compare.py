@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +23,7 @@ from typing import Any
 from benchmarks.bigpng import BigPngRun, generate, run_big_png
 from benchmarks.compare_inputs import FORMATS, InputImage, build_inputs
 from benchmarks.compare_report import cpu_plot, markdown, rate_quality_plot
-from benchmarks.compare_targets import evaluate
+from benchmarks.compare_targets import evaluate, target_score
 from benchmarks.corpus import DEFAULT_CORPUS
 from benchmarks.environment import describe
 from benchmarks.lossless_bench import LosslessRow, run_lossless
@@ -45,6 +46,9 @@ from benchmarks.ratequality import (
 )
 
 CPU_QUALITY = 75
+SEARCH_TIMEOUT = 900.0
+SEARCH_PHOTOS = 4
+"""Photos of the target_score figures (each needs a bisection of fixed qualities)."""
 THUMBOR_SWEEP_FORMATS = frozenset({"jpeg", "webp"})
 """thumbor's quality only changes JPEG and WebP (PNG and GIF are re-saved as they are)."""
 COMPARISONS = (
@@ -68,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--peers", default="sharp,thumbor", help="comma list, or 'none'")
     parser.add_argument("--no-big-png", action="store_true")
     parser.add_argument("--no-lossless", action="store_true")
+    parser.add_argument("--no-search", action="store_true", help="skip the target_score figures")
     parser.add_argument("--smoke", action="store_true", help="1 small photo, 2 qualities, no peers")
     return parser
 
@@ -91,6 +96,44 @@ def _peer_compressor(peer: SharpPeer | ThumborPeer, workers: int, concurrency: i
         return {job.name: job.output for job in jobs if job.name in result.sizes}
 
     return compress
+
+
+def run_search_targets(
+    photos: Sequence[InputImage], out: Path, notes: list[str]
+) -> list[dict[str, Any]]:
+    """`python -m benchmarks.search_targets` on the same photos: JPEG and WebP, S = 70, 80."""
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.search_targets",
+        "--corpus",
+        str(photos[0].path.parent),
+        "--limit",
+        str(min(len(photos), SEARCH_PHOTOS)),
+        "--formats",
+        "jpeg,webp",
+        "--targets",
+        "70,80",
+        "--no-jpeg-fixtures",
+        "--skip-agreement",
+        "--repeats",
+        "3",
+        "--out",
+        str(out),
+    ]
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, timeout=SEARCH_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        notes.append(f"target_score figures: search_targets took over {SEARCH_TIMEOUT:.0f} s")
+        return []
+    if completed.returncode != 0 or not out.exists():
+        notes.append(f"target_score figures failed: {completed.stderr.strip()[-500:]}")
+        return []
+    notes.append("target_score: " + " ".join(shlex.join(command[1:]).split()))
+    summaries: list[dict[str, Any]] = json.loads(out.read_text()).get("targets", [])
+    return summaries
 
 
 def _jsonable(value: Any) -> Any:
@@ -130,6 +173,8 @@ class Measured:
     samples: list[CpuSample] = field(default_factory=list)
     lossless_rows: list[LosslessRow] = field(default_factory=list)
     big: BigPngRun | None = None
+    search: list[dict[str, Any]] = field(default_factory=list)
+    """benchmarks.search_targets' summaries (target_score against fixed qualities)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -194,6 +239,11 @@ def measure(
             _log("lossless")
             subset = {"jpeg": inputs["jpeg"][:4], "png": inputs["png"][:3]}
             measured.lossless_rows = run_lossless(subset, pixpress_pool, scratch / "lossless", _log)
+        if not args.smoke and not args.no_search:
+            _log("target_score (benchmarks.search_targets)")
+            measured.search = run_search_targets(
+                inputs["png"], scratch / "search.json", measured.notes
+            )
         if not args.smoke and not args.no_big_png:
             _log("8000x8000 PNG")
             big_png = generate(inputs["png"][0].path, scratch)
@@ -209,7 +259,13 @@ def measure(
 
 def write(args: argparse.Namespace, meta: dict[str, Any], measured: Measured) -> None:
     """results.json, report.md and the plots into --out."""
-    targets = evaluate(measured.table, measured.samples, measured.big, measured.lossless_rows)
+    targets = evaluate(
+        measured.table,
+        measured.samples,
+        measured.big,
+        measured.lossless_rows,
+        target_score(measured.search),
+    )
     subtitle = f"{meta['machine']['cpu_model']}, {meta['machine']['usable_cores']} cores"
     plots = [
         rate_quality_plot(measured.points, args.out / "rate_quality_peers.png", subtitle).name,
@@ -226,6 +282,7 @@ def write(args: argparse.Namespace, meta: dict[str, Any], measured: Measured) ->
         ],
         "lossless": measured.lossless_rows,
         "big_png": measured.big,
+        "target_score": measured.search,
         "notes": measured.notes,
         "plots": plots,
     }
@@ -271,7 +328,8 @@ def run(args: argparse.Namespace) -> int:
         "inputs": (
             f"{described}; Kodak photos from {args.corpus} (PNG sources; JPEG q 95 4:2:0, "
             "WebP q 95 and 256-colour dithered GIF made from them), plus camera JPEGs "
-            "when the corpus has them; lossless: the first 4 JPEGs and 3 PNGs"
+            "when the corpus has them; lossless: the first 4 JPEGs and 3 PNGs; target_score: "
+            f"the first {SEARCH_PHOTOS} PNG photos as JPEG and WebP q 95 sources"
         ),
         "peers": {
             "sharp": f"sharp {SHARP_VERSION}" if sharp is not None else "skipped",

@@ -193,6 +193,21 @@ def markdown(
         f"- peers: {meta['peers']}",
         f"- wall time of the run: {meta.get('wall_seconds', 0):.0f} s",
         "",
+        "## How each encoder was run",
+        "",
+        "- pixpress: the in-process pipeline (`pipeline.compress`, the bytes the service "
+        "returns) at the default effort, and at effort 1 for JPEG; a kept original counts "
+        "its input bytes and scores 100.",
+        "- sharp (Node, `benchmarks/peers/sharp_compress.mjs`, `sharp.concurrency(1)`, "
+        "2 images in flight): JPEG `{quality, mozjpeg: true}`, PNG `{palette: true, quality}`, "
+        "WebP `{quality}`; GIF has no quality in sharp, so q ≥ 90 reuses the input palette "
+        "with `interFrameMaxError` (100 - q) / 2 and lower q sets `reuse: false`, "
+        "`colours` 16·2^((q - 50) / 10) (16..256) and `interFrameMaxError` (100 - q) / 5.",
+        "- thumbor: its HTTP server (`--processes 2`, file loader, no storage), "
+        "`/unsafe/filters:quality(Q)/NAME`, 4 requests in flight; the sweep covers JPEG and "
+        "WebP only (thumbor re-saves PNG and GIF without a quality).",
+        "- SSIMULACRA2: `benchmarks/quality` against each encoder's input, as displayed.",
+        "",
         "## Targets",
         "",
         *target_lines(targets),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from benchmarks.bigpng import BigPngRun
 from benchmarks.lossless_bench import LosslessRow
@@ -185,3 +186,32 @@ def evaluate(
         *extra,
         *lossless(lossless_rows),
     ]
+
+
+SEARCH_REACHED_SHARE = 0.95
+SEARCH_BYTES_SAVED = 0.30
+SEARCH_CPU_RATIO = 4.0
+
+
+def target_score(summaries: Sequence[Mapping[str, Any]]) -> list[Target]:
+    """From benchmarks.search_targets' JSON: one target per format and score S."""
+    targets = []
+    for summary in summaries:
+        reached = float(summary["reached_share"])
+        saved = float(summary["bytes_saved_vs_fixed"])
+        cpu = float(summary["cpu_ratio_median"])
+        targets.append(
+            Target(
+                f"target_score={float(summary['target']):g}, {str(summary['format']).upper()} "
+                f"({summary['images']} images)",
+                f"≥ {SEARCH_REACHED_SHARE:.0%} reach S, ≥ {SEARCH_BYTES_SAVED:.0%} fewer bytes "
+                f"than the cheapest fixed quality, CPU ≤ {SEARCH_CPU_RATIO:g}x",
+                f"{reached:.0%} reach S; {saved:+.1%} bytes saved vs fixed q "
+                f"{summary['fixed_quality']}; CPU {cpu:.2f}x one fixed-quality compression "
+                f"(median); {float(summary['encodes_mean']):.1f} encodes",
+                reached >= SEARCH_REACHED_SHARE
+                and saved >= SEARCH_BYTES_SAVED
+                and cpu <= SEARCH_CPU_RATIO,
+            )
+        )
+    return targets

@@ -11,6 +11,7 @@ from benchmarks.compare_targets import (
     cpu_vs_sharp,
     lowest_effort_vs_thumbor,
     service_vs_in_process,
+    target_score,
 )
 from benchmarks.peer_cpu import CpuSample
 from benchmarks.ratequality import EqualScore
@@ -75,3 +76,31 @@ def test_big_png_is_met_within_thirty_seconds_and_missed_on_failure() -> None:
     assert big_png(BigPngRun(8000, 100, 50, 31.0, 30.0)).met is False
     assert big_png(BigPngRun(8000, 100, 0, 1.0, 1.0, error="boom")).met is False
     assert big_png(None).met is None
+
+
+def _summary(reached: float, saved: float, cpu: float) -> dict[str, object]:
+    return {
+        "format": "jpeg",
+        "target": 70.0,
+        "images": 4,
+        "reached_share": reached,
+        "fixed_quality": 81,
+        "bytes_saved_vs_fixed": saved,
+        "cpu_ratio_median": cpu,
+        "encodes_mean": 2.5,
+    }
+
+
+def test_target_score_needs_reach_savings_and_cpu_together() -> None:
+    met, few_reach, small_saving, costly = target_score(
+        [
+            _summary(1.0, 0.31, 3.9),
+            _summary(0.9, 0.31, 3.9),
+            _summary(1.0, 0.2, 3.9),
+            _summary(1.0, 0.31, 4.1),
+        ]
+    )
+    assert met.met is True
+    assert met.name == "target_score=70, JPEG (4 images)"
+    assert "100% reach S; +31.0% bytes saved vs fixed q 81" in met.measured
+    assert (few_reach.met, small_saving.met, costly.met) == (False, False, False)
