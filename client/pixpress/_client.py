@@ -111,9 +111,10 @@ class Client(BaseClient):
             target_score: a SSIMULACRA2 score, 30 to 95 (90: visually lossless, 70: good),
                 to reach instead of a quality: the server picks, per image, the cheapest
                 quality whose output scores at least this (`result.score`,
-                `result.quality`). Not with quality or max_bytes.
+                `result.quality`). Not with quality.
             max_bytes: a byte budget: the best quality, at most `quality` (80 by default),
-                whose output fits; `result.budget_met` says whether one did.
+                whose output fits; `result.budget_met` says whether one did. With
+                target_score the budget wins: a quality below the target's may be chosen.
             input_asset_id: compress this stored asset instead (no bytes are sent); give
                 exactly one of data_or_path and input_asset_id.
             store_output: also store the output as an asset (`result.output_asset_id`).
@@ -125,8 +126,7 @@ class Client(BaseClient):
         Raises:
             InvalidOptionsError: both or neither input, an option out of range ("Expected
                 integer between 1 and 10 for effort but received 11"), quality with
-                target_score, target_score with max_bytes, or a flag invalid (before any
-                call; also a ValueError).
+                target_score, or a flag invalid (before any call; also a ValueError).
             OSError: the file cannot be opened.
             PixpressError: the server answered with an error status (a subclass per status);
                 its `action_id` names the action that recorded the failure.

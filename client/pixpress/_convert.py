@@ -70,7 +70,6 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 BOTH_QUALITY_AND_SCORE = "Send quality or target_score, not both"
-BOTH_SCORE_AND_BUDGET = "Send target_score or max_bytes, not both"
 
 
 def compress_options(
@@ -87,7 +86,7 @@ def compress_options(
     unset: the server applies quality 80, effort 5, no target score and no budget.
 
     quality and target_score are two ways to ask for the same thing, so at most one may be
-    given; target_score and max_bytes are two goals, and at most one may be given too.
+    given; max_bytes goes with either (with target_score, the budget is the harder limit).
     """
     options = pb.CompressOptions(
         keep_metadata=check_bool("keep_metadata", keep_metadata),
@@ -105,8 +104,6 @@ def compress_options(
         options.max_bytes = check_max_bytes(max_bytes)
     if quality is not None and target_score is not None:
         raise InvalidOptionsError(BOTH_QUALITY_AND_SCORE)
-    if target_score is not None and max_bytes is not None:
-        raise InvalidOptionsError(BOTH_SCORE_AND_BUDGET)
     return options
 
 

@@ -136,8 +136,7 @@ class Route(RouteFields):
         Args:
             body: parameters, checked against `parameters` (e.g. {"quality": 85},
                 {"target_score": 80, "effort": 3}, {"max_bytes": 200_000}); absent ones take
-                the route's defaults. quality and target_score exclude each other, and so
-                do target_score and max_bytes.
+                the route's defaults. quality and target_score exclude each other.
             input_asset: the stored input: {"assetId": ID, "assetType": "file"}, an id, or
                 an Asset (see `client.assets.upload`). Without one the server records the
                 action FAILED (INVALID_ARGUMENT, no input image) and that is what returns.

@@ -234,15 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help=f"reach this SSIMULACRA2 score ({MIN_TARGET_SCORE}-{MAX_TARGET_SCORE}, 90 visually"
-        " lossless) at the fewest bytes, instead of -q (not with --max-bytes)",
+        " lossless) at the fewest bytes, instead of -q",
     )
     compress.add_argument(
         "--max-bytes",
         type=_max_bytes,
         default=None,
         metavar="SIZE",
-        help="byte budget per file: the best quality (at most -q) that fits; SIZE as 200000,"
-        " 200k (k, M, G: powers of 1000) or 1MiB (KiB, MiB, GiB: of 1024)",
+        help="byte budget per file: the best quality (at most -q, or the target's) that fits;"
+        " SIZE as 200000, 200k (k, M, G: powers of 1000) or 1MiB (KiB, MiB, GiB: of 1024)",
     )
     target = compress.add_mutually_exclusive_group()
     target.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file or directory")

@@ -64,7 +64,6 @@ def test_engine_flags_parse() -> None:
         (["--max-bytes", "0"], "at least 1, but received '0' for max_bytes"),
         (["--max-bytes", "lots"], "Expected a size such as 200000, 200k or 1MiB"),
         (["-q", "80", "--target-score", "80"], "Send quality or target_score, not both"),
-        (["--target-score", "80", "--max-bytes", "1M"], "Send target_score or max_bytes"),
     ],
 )
 def test_engine_usage_errors_exit_2(

@@ -65,7 +65,6 @@ ROUTE = RouteFields(
         ({"max_bytes": 1.5}, "Expected integer at least 1 for max_bytes but received 1.5"),
         ({"max_bytes": 2**64}, f"for max_bytes but received {2**64}"),
         ({"quality": 80, "target_score": 80}, "Send quality or target_score, not both"),
-        ({"target_score": 80, "max_bytes": 1000}, "Send target_score or max_bytes, not both"),
     ],
 )
 def test_bad_engine_options_are_refused_in_the_servers_words(
@@ -91,6 +90,8 @@ def test_given_options_are_sent() -> None:
     assert not options.HasField("quality") and not options.HasField("max_bytes")
     budget = compress_options(70, False, effort=10, max_bytes=200_000)
     assert (budget.quality, budget.effort, budget.max_bytes) == (70, 10, 200_000)
+    both = compress_options(None, False, target_score=70, max_bytes=5000)
+    assert (both.target_score, both.max_bytes) == (70.0, 5000)
 
 
 def test_quality_defaults_to_unset_so_a_target_score_alone_is_valid() -> None:

@@ -53,14 +53,16 @@ class CompressOptions(_message.Message):
     90: visually lossless, 70: good), instead of `quality`: the server searches, per image,
     for the cheapest quality whose output scores at least this, and the result reports the
     score reached and the quality chosen. A request MUST NOT send both `quality` and
-    `target_score`, nor both `target_score` and `max_bytes` (INVALID_ARGUMENT). A format
-    the search does not cover is compressed at quality 80.
+    `target_score` (INVALID_ARGUMENT). JPEG, lossy WebP, AVIF and PNG are searched; GIF,
+    TIFF, HEIF and lossless WebP are compressed losslessly and report a score of 100.
     """
     max_bytes: _builtins.int
     """A byte budget for the output, at least 1: the server picks the best quality, at most
-    `quality` (80 when unset), whose output fits, the way imgproxy's max_bytes does. When
-    nothing fits the smallest output tried is returned and the result's `budget_met` is
-    false. MAY be unset: no budget.
+    `quality` (80 when unset), whose output fits, the way imgproxy's max_bytes does. With
+    `target_score` the budget is the harder limit: when the quality reaching the target
+    does not fit, the best quality below it that fits is chosen (its score is reported, below
+    the target). When nothing fits the smallest output tried is returned and the result's
+    `budget_met` is false. MAY be unset: no budget.
     """
     def __init__(
         self,
@@ -170,8 +172,9 @@ class CompressResult(_message.Message):
     effort: _builtins.int
     """The effort that was applied, 1-10 (the request's, or 5 when unset)."""
     score: _builtins.float
-    """The SSIMULACRA2 score the output reached (up to 100). Set only when the request asked
-    for a target_score; it MAY be below the target when no quality reached it.
+    """The SSIMULACRA2 score the output reached (up to 100; 100 for a lossless or unchanged
+    output). Set only when the request asked for a target_score; it MAY be below the target
+    when no quality reached it or when max_bytes was the harder limit.
     """
     budget_met: _builtins.bool
     """Whether output_size is at most the request's max_bytes. Set only when the request sent

@@ -59,10 +59,9 @@ def wire_format(image_format: str) -> image_pb2.ImageFormat.ValueType:
     return _WIRE_FORMATS.get(image_format, image_pb2.IMAGE_FORMAT_UNSPECIFIED)
 
 
-# target_score asks the search for a score, max_bytes for a size: one goal per request, so
-# the answer never depends on which of the two the server let win (relaxable later).
+# Two ways to ask for the same thing. target_score with max_bytes is allowed: the budget is
+# the harder limit (the search's rule), and the result reports both the score and budget_met.
 BOTH_QUALITY_AND_SCORE = "Send quality or target_score, not both"
-BOTH_SCORE_AND_BUDGET = "Send target_score or max_bytes, not both"
 
 
 def _int_between(name: str, value: int, low: int, high: int) -> int:
@@ -105,8 +104,6 @@ def options_from_wire(message: compress_pb2.CompressOptions) -> CompressOptions:
     max_bytes = _max_bytes(message)
     if target_score is not None and message.HasField("quality"):
         raise InvalidInput(BOTH_QUALITY_AND_SCORE)
-    if target_score is not None and max_bytes is not None:
-        raise InvalidInput(BOTH_SCORE_AND_BUDGET)
     return CompressOptions(
         quality=quality,
         keep_metadata=message.keep_metadata,
