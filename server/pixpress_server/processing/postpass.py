@@ -6,6 +6,7 @@ A failing pass returns its input unchanged (and logs why): it can only ever cost
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -14,13 +15,14 @@ import oxipng
 
 from pixpress_server.processing.metadata import MetadataPolicy, with_orientation
 from pixpress_server.processing.model import DEFAULT_EFFORT, ImageFormat
+from pixpress_server.processing.png_effort import oxipng_level
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
-# oxipng level 1. Measured on kodim01 (768x512): level 0 0.05 s -0.3%, level 1 0.10 s -6.7%,
-# level 2 0.22 s -6.8%, level 3 0.45 s -7.0%. Level 2 took 32 s on a 30 MP photo PNG.
-OXIPNG_LEVEL = 1
+# oxipng level by effort band (png_effort.py). Lossless kodim01 (768x512): level 0 0.05 s
+# -0.3%, level 1 0.10 s -6.7%, level 2 0.22 s -6.8%, level 3 0.45 s -7.0%.
+_IHDR_SIZE = slice(16, 24)  # width, height: big-endian, right after the signature and tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +59,13 @@ def optimise_jpeg(data: bytes, context: PostPassContext) -> bytes:
 
 
 def optimise_png(data: bytes, context: PostPassContext) -> bytes:
-    """oxipng: keeps bit depth and alpha; keeps iCCP/sRGB/gAMA/cHRM (everything if keep_all)."""
+    """oxipng at the effort's level: keeps bit depth and alpha; keeps iCCP/sRGB/gAMA/cHRM
+    (everything if keep_all)."""
     strip = oxipng.StripChunks.none() if context.policy.keep_all else oxipng.StripChunks.safe()
+    width, height = struct.unpack(">II", data[_IHDR_SIZE]) if len(data) >= 24 else (0, 0)
+    level = oxipng_level(context.effort, width * height)
     try:
-        return bytes(oxipng.optimize_from_memory(data, level=OXIPNG_LEVEL, strip=strip))
+        return bytes(oxipng.optimize_from_memory(data, level=level, strip=strip))
     except oxipng.PngError as error:
         logger.warning("oxipng pass failed, keeping its input: %s", error)
         return data

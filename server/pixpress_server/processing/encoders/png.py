@@ -1,9 +1,15 @@
-"""PNG: libimagequant palette when it holds the quality asked, else lossless; oxipng after."""
+"""PNG: libimagequant palette when it holds the quality asked, else lossless; oxipng after.
+
+Effort (png_effort.py): 1-2 quantiser effort 1, libvips zlib only (oxipng 0 on lossless);
+3-4 effort 3, oxipng 0; 5-6 effort 6, oxipng 1; 7-8 effort 7, oxipng 2; 9-10 effort 10,
+oxipng 3. Above 16 MP, efforts up to 5 take the 1-2 band (per-pixel CPU).
+"""
 
 from __future__ import annotations
 
 from pixpress_server.processing import apng
 from pixpress_server.processing.encoders.base import Encoded, EncodeRequest, KeepOriginal
+from pixpress_server.processing.png_effort import png_effort
 from pixpress_server.processing.vips import load_buffer, psnr
 
 
@@ -30,23 +36,25 @@ def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
 
     # The image is read twice (quantise, then compare), so decode it once into memory.
     image = request.image.in_memory()
+    settings = png_effort(request.effort, image.width * image.height)
     palette = image.save(
         "pngsave_buffer",
         {
             "palette": True,
             "Q": request.quality,
-            # effort 6 of 10 (libimagequant speed 5): after oxipng, 13-17% fewer bytes than
-            # effort 4 on the Kodak photos at a higher SSIMULACRA2 (71.4 vs 69.6 mean), for
-            # 2.5x the quantisation time (0.43 s vs 0.15 s at 0.4 MP; 5.4 s vs 2.1 s at 6 MP).
-            # Effort 5 gained nothing over 4; 7 gained under 1% over 6.
-            "effort": 6,
+            # Quantiser effort 6 (libimagequant speed 5): after oxipng, 13-17% fewer bytes
+            # than effort 4 on the Kodak photos at a higher SSIMULACRA2 (71.4 vs 69.6 mean),
+            # for 2.5x the quantisation time; 7 gained under 1% over 6.
+            "effort": settings.quantiser,
             "dither": 1.0,
-            "compression": 6,
+            # oxipng re-deflates everything, so libvips' own level only matters without it.
+            "compression": 6 if settings.oxipng is None else 1,
             "keep": request.policy.vips_keep,
         },
     )
     max_value = 65535.0 if image.band_format == "ushort" else 255.0
     score = psnr(image, load_buffer(palette, image.format), max_value, candidate_max=255.0)
     if score >= min_palette_psnr(request.quality):
-        return Encoded(palette, postpass=True, mode=f"palette (psnr {score:.1f} dB)")
+        mode = f"palette effort {settings.quantiser} (psnr {score:.1f} dB)"
+        return Encoded(palette, postpass=settings.oxipng is not None, mode=mode)
     return Encoded(request.source, postpass=True, mode=f"lossless (palette psnr {score:.1f} dB)")
