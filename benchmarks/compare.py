@@ -62,7 +62,7 @@ COMPARISONS = (
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--photos", type=int, default=8, help="Kodak photos used (spread evenly)")
+    parser.add_argument("--photos", type=int, default=4, help="Kodak photos used (spread evenly)")
     parser.add_argument("--qualities", default=",".join(map(str, QUALITIES)))
     parser.add_argument("--repeats", type=int, default=3, help="timed CPU passes (after a warm-up)")
     parser.add_argument("--workers", type=int, default=2)
@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--install-peers", action="store_true", help="npm sharp, pip thumbor")
     parser.add_argument("--peers", default="sharp,thumbor", help="comma list, or 'none'")
     parser.add_argument("--no-big-png", action="store_true")
+    parser.add_argument("--big-png-side", type=int, default=8000, help="its width and height")
     parser.add_argument("--no-lossless", action="store_true")
     parser.add_argument("--no-search", action="store_true", help="skip the target_score figures")
     parser.add_argument("--smoke", action="store_true", help="1 small photo, 2 qualities, no peers")
@@ -237,7 +238,7 @@ def measure(
         measured.samples = run_cpu(plan, inputs, 1 if args.smoke else args.repeats, _log)
         if not args.smoke and not args.no_lossless:
             _log("lossless")
-            subset = {"jpeg": inputs["jpeg"][:4], "png": inputs["png"][:3]}
+            subset = {"jpeg": inputs["jpeg"][:4], "png": inputs["png"][:2]}
             measured.lossless_rows = run_lossless(subset, pixpress_pool, scratch / "lossless", _log)
         if not args.smoke and not args.no_search:
             _log("target_score (benchmarks.search_targets)")
@@ -246,8 +247,8 @@ def measure(
             )
         if not args.smoke and not args.no_big_png:
             _log("8000x8000 PNG")
-            big_png = generate(inputs["png"][0].path, scratch)
-            measured.big = run_big_png(service.server, big_png, CPU_QUALITY)
+            big_png = generate(inputs["png"][0].path, scratch, args.big_png_side)
+            measured.big = run_big_png(service.server, big_png, CPU_QUALITY, args.big_png_side)
     finally:
         if thumbor is not None and thumbor.process is not None:
             thumbor.__exit__(None, None, None)
@@ -328,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
         "inputs": (
             f"{described}; Kodak photos from {args.corpus} (PNG sources; JPEG q 95 4:2:0, "
             "WebP q 95 and 256-colour dithered GIF made from them), plus camera JPEGs "
-            "when the corpus has them; lossless: the first 4 JPEGs and 3 PNGs; target_score: "
+            "when the corpus has them; lossless: the first 4 JPEGs and 2 PNGs; target_score: "
             f"the first {SEARCH_PHOTOS} PNG photos as JPEG and WebP q 95 sources"
         ),
         "peers": {

@@ -206,7 +206,7 @@ def target_score(summaries: Sequence[Mapping[str, Any]]) -> list[Target]:
                 f"({summary['images']} images)",
                 f"≥ {SEARCH_REACHED_SHARE:.0%} reach S, ≥ {SEARCH_BYTES_SAVED:.0%} fewer bytes "
                 f"than the cheapest fixed quality, CPU ≤ {SEARCH_CPU_RATIO:g}x",
-                f"{reached:.0%} reach S; {saved:+.1%} bytes saved vs fixed q "
+                f"{reached:.0%} reach S; search bytes {-saved:+.1%} vs fixed q "
                 f"{summary['fixed_quality']}; CPU {cpu:.2f}x one fixed-quality compression "
                 f"(median); {float(summary['encodes_mean']):.1f} encodes",
                 reached >= SEARCH_REACHED_SHARE

@@ -19,7 +19,7 @@ from benchmarks.measure import median
 from benchmarks.peers import BatchJob
 from benchmarks.tasks import compress_pixpress, initialise_pixpress
 
-QUALITIES: tuple[int, ...] = (50, 60, 70, 80, 90, 95)
+QUALITIES: tuple[int, ...] = (50, 65, 80, 90, 95)
 EQUAL_SCORES: tuple[float, ...] = (60.0, 70.0, 80.0, 90.0)
 
 Compressor = Callable[[str, Sequence[InputImage], int, Path], dict[str, Path]]

@@ -102,5 +102,5 @@ def test_target_score_needs_reach_savings_and_cpu_together() -> None:
     )
     assert met.met is True
     assert met.name == "target_score=70, JPEG (4 images)"
-    assert "100% reach S; +31.0% bytes saved vs fixed q 81" in met.measured
+    assert "100% reach S; search bytes -31.0% vs fixed q 81" in met.measured
     assert (few_reach.met, small_saving.met, costly.met) == (False, False, False)
