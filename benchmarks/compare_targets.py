@@ -38,15 +38,22 @@ def _percent(value: float | None) -> str:
     return "not measured" if value is None else f"{value * 100:+.1f}%"
 
 
+def _no_rate(table: Sequence[EqualScore], image_format: str, key: str) -> str:
+    if not any(row.format == image_format and key in row.bd_rates for row in table):
+        return "not measured"
+    return "no BD-rate: the curves share no score range (one of them is a single point)"
+
+
 def bd_rate_vs_sharp(table: Sequence[EqualScore]) -> list[Target]:
     targets = []
     for image_format in FORMATS:
-        rate = _rate(table, image_format, "pixpress vs sharp")
+        key = "pixpress vs sharp"
+        rate = _rate(table, image_format, key)
         targets.append(
             Target(
                 f"BD-rate vs sharp, {image_format.upper()}",
                 f"≤ {BD_RATE_VS_SHARP * 100:.0f}%",
-                _percent(rate),
+                _no_rate(table, image_format, key) if rate is None else _percent(rate),
                 None if rate is None else rate <= BD_RATE_VS_SHARP,
             )
         )
