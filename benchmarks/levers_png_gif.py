@@ -119,8 +119,8 @@ def _png_candidate(effort: int, level: int | None) -> Encode:
 PNG_CANDIDATES: dict[str, Encode] = {
     "sharp (effort 7, zlib 6)": _png_candidate(7, None),
     **{
-        f"effort {e} + oxipng {lv}": _png_candidate(e, lv)
-        for e, lv in ((1, 0), (2, 1), (3, 1), (4, 1), (6, 1), (6, 2), (8, 2), (10, 3))
+        f"quantiser {e} + oxipng {lv}": _png_candidate(e, lv)
+        for e, lv in ((1, None), (3, 0), (6, 1), (7, 2), (10, 3))
     },
 }
 
@@ -178,7 +178,8 @@ def run(
             cpu = megapixels = 0.0
             scores = []
             for path in files:
-                header = pyvips.Image.new_from_file(str(path), n=-1)
+                pages = {"n": -1} if kind == "gif" else {}
+                header = pyvips.Image.new_from_file(str(path), **pages)
                 megapixels += header.width * header.height / 1e6
                 before = time.process_time() + _children_cpu()
                 output = encode(path, quality)
