@@ -17,7 +17,6 @@ from pixpress_server.processing.postpass import PostPassContext, optimise_png
 from tests.conftest import FIXTURES_DIR, copy_fixture
 
 LIMITS = Limits(max_pixels=268_402_689, max_frames=1000)
-CORPUS_GIFSUITE = FIXTURES_DIR.parents[2] / "shared" / "corpus" / "odd" / "gifsuite"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -281,8 +280,7 @@ def test_gif_icc_profile_survives_gifsicle(tmp_path: Path) -> None:
     from pixpress_server.processing.encoders.base import Encoded, EncodeRequest
     from pixpress_server.processing.model import ImageFormat
 
-    source = tmp_path / "icc.gif"
-    source.write_bytes((CORPUS_GIFSUITE / "icc-color-profile.gif").read_bytes())
+    source = copy_fixture(tmp_path, "gif/icc-color-profile.gif")
     image = vips.load(source, ImageFormat.GIF)
     request = EncodeRequest(image, source.read_bytes(), 100, MetadataPolicy(keep_all=False), 10)
     encoded = gif.encode(request)
