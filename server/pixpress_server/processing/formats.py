@@ -100,7 +100,7 @@ class FormatSpec:
     supports_animation: bool
     has_lossless_variant: bool
     bytes_per_pixel: float
-    # Lower figure for JPEGs with subsampled chroma (ImageHeader.chroma_subsampled).
+    # Lower figure for 3-band JPEGs with subsampled chroma (ImageHeader.chroma_subsampled).
     subsampled_bytes_per_pixel: float | None = None
     # The orientation survives without rotating pixels: JPEG gets a minimal EXIF Orientation
     # segment, TIFF writes its own Orientation tag, HEIF decoders apply irot/imir.
@@ -118,8 +118,10 @@ class UnsupportedSpec:
 # bytes_per_pixel: measured peak RSS per pixel at q 80, ~10% margin (memory.py has the numbers).
 _TIFF_MAGIC = _prefix(b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 FORMATS: tuple[FormatSpec, ...] = (
+    # Subsampled 3-band JPEGs go to jpegli (or the lossless pass), which peak near 3.5 B/px;
+    # everything else (4:4:4, grey, CMYK) to mozjpeg.
     FormatSpec(
-        ImageFormat.JPEG, "image/jpeg", _prefix(b"\xff\xd8\xff"), False, False, 14.0, 6.6, True
+        ImageFormat.JPEG, "image/jpeg", _prefix(b"\xff\xd8\xff"), False, False, 14.0, 4.0, True
     ),
     FormatSpec(ImageFormat.PNG, "image/png", _prefix(b"\x89PNG\r\n\x1a\n"), False, True, 7.0),
     FormatSpec(ImageFormat.WEBP, "image/webp", _is_webp, True, True, 38.0),

@@ -17,6 +17,9 @@ MIB = 1024 * 1024
 #   50 MP 5.7 B/px (538 MiB peak, 84 MB input); PNG memory follows the input size too
 #   (oxipng trials), so 7.0 fits both within 3% / 15% above the real peak -> 7.0
 #   JPEG 200 MP 4:2:0 (source q85): 1326 MiB peak vs 1583 MiB estimated (1.19x)
+#   JPEG 4:2:0 through jpegli (issue 8; the RGB buffer is 3 B/px, jpegli streams): 40 MP
+#   3.3 B/px in-process, 200 MP 759 MiB worker peak (3.3 B/px); the lossless pass on a 40 MP
+#   4:2:0 source 3.5 B/px -> 4.0 (mozjpeg's 4:2:0 figure was 6.6)
 #   WebP 30 MP lossy 14.9 B/px; lossless 20 MP (near-lossless) 35.3 B/px -> 38.0 (one figure)
 #   GIF 20 MP 16.0, AVIF 12 MP 26.5 (heifsave AV1), TIFF deflate 30 MP ~0, JPEG-TIFF ~0
 #   (TIFF streams strip by strip: 4.5 covers the decoded strips and the copies).
@@ -81,7 +84,9 @@ def bytes_per_pixel(header: ImageHeader) -> float:
     """Peak bytes per pixel per frame of compressing this image."""
     spec = spec_for(header.format)
     factor = spec.bytes_per_pixel
-    if header.chroma_subsampled and spec.subsampled_bytes_per_pixel is not None:
+    # Subsampled CMYK is not jpegli's: it keeps the full figure.
+    subsampled = header.chroma_subsampled and header.bands == 3
+    if subsampled and spec.subsampled_bytes_per_pixel is not None:
         factor = spec.subsampled_bytes_per_pixel
     decoded = header.decoded_pixel_bytes
     if header.format == ImageFormat.PNG:
