@@ -42,9 +42,11 @@ def test_target_score_is_reached_and_reported(
     assert 1 <= result.quality < 95
     searches = [stage for stage in result.stages if stage.name.startswith("search_q")]
     assert 1 <= len(searches) <= 6
-    # The reference metric agrees with what the worker reported.
+    # The reference metric agrees with what the worker reported (row-sampled: within 1.0)
+    # and the search's margin keeps it at the target.
     reached = ssimulacra2.score(rgb(photo_jpeg), rgb(result.data))
-    assert reached == pytest.approx(result.score, abs=0.05)
+    assert reached == pytest.approx(result.score, abs=1.0)
+    assert reached >= target - 0.5
 
 
 def test_a_higher_target_costs_more_bytes(address: str, photo_jpeg: bytes) -> None:

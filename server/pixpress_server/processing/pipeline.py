@@ -33,6 +33,7 @@ from pixpress_server.processing.model import (
     StageReport,
 )
 from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
+from pixpress_server.processing.score import SAMPLED_MARGIN
 from pixpress_server.processing.search import SearchResult, search_budget, search_target
 
 _T = TypeVar("_T")
@@ -267,7 +268,8 @@ def _search(
     if options.target_score is None:
         top = min(top, options.quality)
     elif scored:
-        found = search_target(candidates, options.target_score, MIN_QUALITY, top)
+        target = options.target_score + SAMPLED_MARGIN
+        found = search_target(candidates, target, MIN_QUALITY, top)
         top = found.chosen.quality
     else:  # no quality scale to walk: lossless reaches any target
         trial = candidates(MAX_QUALITY)
