@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from pixpress_server.processing.memory import estimate_memory
+from pixpress_server.processing.model import CompressOptions, ImageFormat, ImageHeader
 from pixpress_server.processing.search import (
     MAX_TRIALS,
     SearchResult,
@@ -115,3 +117,13 @@ def test_budget_too_small_returns_the_smallest_unmet() -> None:
     assert fake.calls == [80, 1]
     assert not result.met
     assert result.chosen.quality == 1 and result.chosen.size == fake.size(1)
+
+
+def test_a_search_reserves_its_planes_in_the_memory_estimate() -> None:
+    header = ImageHeader(ImageFormat.JPEG, 4000, 3000, 1, 3)
+    plain = estimate_memory(header, 2_000_000, CompressOptions())
+    budget = estimate_memory(header, 2_000_000, CompressOptions(max_bytes=500_000))
+    scored = estimate_memory(header, 2_000_000, CompressOptions(target_score=80.0))
+    assert plain == estimate_memory(header, 2_000_000)
+    assert budget - plain == 12_000_000 * 3  # the decoded source, kept for every candidate
+    assert scored - plain >= 12_000_000 * 50  # plus the metric's float32 planes

@@ -44,11 +44,12 @@ OUTPUT_COPIES = 1.5  # the output and a post-pass copy, which is usually much sm
 #     16.0 at 268 MP; under 7.0 for 8-bit RGB, whose measured figure stays.
 _PNG_PALETTE_BASE = 4.0
 _PNG_LOSSLESS_COPIES = 2.3
-# A quality search (target_score, max_bytes) scores candidates in numpy float32: the source's
-# planes per scale (36 B/px x 4/3, per alpha background) and one candidate's working set,
-# channel by channel (about 100 B/px); see processing/score.py.
-SEARCH_METRIC_OPAQUE = 160.0
-SEARCH_METRIC_ALPHA = 210.0
+# A quality search (target_score) scores candidates in numpy float32 (processing/score.py):
+# the source's sampled planes and one candidate's working set. Peak numpy allocations
+# measured (tracemalloc) on a 2.2 MP photo: 46 B/px opaque, 113 B/px with alpha (two grey
+# backgrounds, float blending); the unsampled metric would take 180.
+SEARCH_METRIC_OPAQUE = 55.0
+SEARCH_METRIC_ALPHA = 130.0
 # Turning the pixels upright decodes the whole image into memory first, and that copy lives
 # until the output is written: + D per pixel. Measured on PNG: 16 MP RGB 8.2 -> 11.1 B/px,
 # RGBA 12.1 -> 15.7, 16-bit RGBA 22.2 -> 29.0.
