@@ -23,11 +23,13 @@ class PngEffort:
     oxipng: int | None
 
 
-# Measured on Kodak photos at Q 80 (0.39 MP, one thread): quantiser efforts 1-4 cost the
-# same (0.45-0.6 s/MP, dithering's remap is the floor), 6 costs 2x and gives 10-15% fewer
-# bytes; 7 gains under 1% over 6. oxipng on the palette: level 0 1-2% under libvips zlib 6,
-# level 1 a further 2-8% (13% on a 64 MP photo) for 2x level 0's time; level 2 +0.1%,
-# level 3 +0.5% for 3-4x level 1's time.
+# benchmarks/levers_png_gif.py on 4 Kodak photos, Q 50/70/90, one thread, bytes / input at
+# mean SSIMULACRA2 70.0 / 77.8 and CPU-s per MP (sharp's settings, quantiser 7 + zlib 6:
+# 0.275 / 0.359 at 1.10-1.50): band 1-2 0.367 / (73.3 at best) at 0.38-0.41; band 3-4 0.363
+# at 0.61-0.67; band 5-6 0.259 / 0.337 at 1.40-1.53; band 7-8 0.258 / 0.335 at 1.61-1.69;
+# band 9-10 0.257 / 0.328 at 3.1-3.5. Quantiser efforts 1-4 give the same palettes (the
+# dithered remap, ~0.45 s/MP, is the floor); oxipng level 1 is 2-8% under level 0 (13% on a
+# 64 MP photo) for 2x its time; level 2 +0.1%, level 3 +0.5% for 3-4x level 1's time.
 _BANDS: tuple[tuple[int, PngEffort], ...] = (
     (2, PngEffort(quantiser=1, oxipng=None)),
     (4, PngEffort(quantiser=3, oxipng=0)),
