@@ -1,6 +1,7 @@
 """Issue 8 levers for PNG and GIF: bytes at equal mean SSIMULACRA2 and CPU, per candidate.
 
-python -m benchmarks.levers_png_gif gif|png DIR [--qualities 50,70,90]: every GIF/PNG in DIR.
+python -m benchmarks.levers_png_gif gif|png DIR [--qualities 50,70,90] [--only NAMES]; with
+--make-gifs, DIR is first filled with the GIF set (Kodak stills and animations, gifsuite cases).
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ GIF_CANDIDATES: dict[str, Encode] = {
         p, reuse=True, effort=7, dither=1.0, interframe_maxerror=round((100 - q) / 10, 1)
     ),
     "gifsicle -O3 lossy(q)": lambda p, q: _gifsicle(p.read_bytes(), "-O3", _lossy(q)),
-    "reuse + ife2(q)": lambda p, q: _vips_gif(
+    "chosen, effort 1-5: reuse + ife2(q)": lambda p, q: _vips_gif(
         p, reuse=True, effort=7, dither=1.0, interframe_maxerror=round((100 - q) / 5, 1)
     ),
-    "chosen: reuse + ife2(q) then gifsicle -O3": lambda p, q: _gifsicle(
+    "chosen, effort 9-10: reuse + ife2(q) then gifsicle -O3": lambda p, q: _gifsicle(
         _vips_gif(p, reuse=True, effort=7, dither=1.0, interframe_maxerror=round((100 - q) / 5, 1)),
         "-O3",
     ),
@@ -213,13 +214,70 @@ def ratio_at(points: Sequence[Point], target: float) -> float | None:
     return None
 
 
+KODAK = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos" / "kodak"
+GIFSUITE = KODAK.parents[1] / "odd" / "gifsuite"
+
+
+def make_gifs(directory: Path) -> None:
+    """Photo GIFs as libvips (cgif) and Pillow write them: 6 stills, 2 pans (every pixel
+    changes) and 2 sprite scenes (a patch moves), plus the scoreable gifsuite cases."""
+    from PIL import Image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for number in ("01", "05", "13"):
+        still = pyvips.Image.new_from_file(str(KODAK / f"kodim{number}.png"))
+        still.gifsave(str(directory / f"still-vips-{number}.gif"), effort=7, dither=1.0)
+    for number in ("15", "20", "23"):
+        with Image.open(KODAK / f"kodim{number}.png") as opened:
+            opened.convert("RGB").save(directory / f"still-pil-{number}.gif")
+
+    def photo(number: str) -> Image.Image:
+        with Image.open(KODAK / f"kodim{number}.png") as opened:
+            return opened.convert("RGB")
+
+    def pan(number: str, step: int) -> list[Image.Image]:
+        image = photo(number)
+        return [image.crop((i * step, 40, i * step + 320, 280)) for i in range(12)]
+
+    def sprite(number: str) -> list[Image.Image]:
+        scene = photo(number).crop((100, 100, 420, 340))
+        patch = scene.crop((0, 0, 48, 48))
+        frames = []
+        for i in range(12):
+            frame = scene.copy()
+            frame.paste(patch, (20 + 20 * i, 150))
+            frames.append(frame)
+        return frames
+
+    for name, frames in (("pan-pil-23", pan("23", 8)), ("patch-pil-14", sprite("14"))):
+        frames[0].save(
+            directory / f"{name}.gif",
+            save_all=True,
+            append_images=frames[1:],
+            duration=80,
+            loop=0,
+        )
+    for name, frames in (("pan-vips-03", pan("03", 6)), ("patch-vips-21", sprite("21"))):
+        pages = [pyvips.Image.new_from_array(np.asarray(frame)) for frame in frames]
+        strip = pyvips.Image.arrayjoin(pages, across=1).copy(interpretation="srgb")
+        strip.set_type(pyvips.GValue.gint_type, "page-height", 240)
+        strip.set_type(pyvips.GValue.array_int_type, "delay", [80] * len(frames))
+        strip.set_type(pyvips.GValue.gint_type, "loop", 0)
+        strip.gifsave(str(directory / f"{name}.gif"), effort=7, dither=1.0)
+    for name in ("max-codes", "255-codes", "large-codes", "4095-codes", "high-color"):
+        (directory / f"{name}.gif").write_bytes((GIFSUITE / f"{name}.gif").read_bytes())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("kind", choices=("gif", "png"))
     parser.add_argument("directory", type=Path)
     parser.add_argument("--qualities", default="50,70,90,100")
     parser.add_argument("--only", default="", help="comma-separated substrings of candidates")
+    parser.add_argument("--make-gifs", action="store_true", help="write the GIF set into DIR")
     args = parser.parse_args(argv)
+    if args.make_gifs:
+        make_gifs(args.directory)
     os.environ.setdefault("RAYON_NUM_THREADS", "1")
     pyvips.concurrency_set(1)
     qualities = [int(q) for q in args.qualities.split(",")]
