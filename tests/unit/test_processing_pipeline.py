@@ -13,8 +13,16 @@ import pytest
 from PIL import Image, ImageOps
 from pixpress_server.errors import InvalidInput, Unencodable
 from pixpress_server.processing import pipeline
+from pixpress_server.processing.encoders import heif, webp
 from pixpress_server.processing.formats import SNIFF_BYTES, sniff
-from pixpress_server.processing.model import CompressOptions, CompressOutcome, ImageFormat, Limits
+from pixpress_server.processing.model import (
+    MAX_EFFORT,
+    MIN_EFFORT,
+    CompressOptions,
+    CompressOutcome,
+    ImageFormat,
+    Limits,
+)
 
 from tests.conftest import FIXTURES_DIR, copy_fixture
 
@@ -156,6 +164,38 @@ def test_quality_is_monotonic_in_bytes(tmp_path: Path, case: str) -> None:
         assert not outcome.kept_original, outcome.kept_original_reason
         sizes.append(outcome.output_size)
     assert sizes[0] < sizes[1] < sizes[2]
+
+
+EFFORT_SOURCES: dict[str, Source] = {
+    "webp-lossy": lambda t: make_webp(t, lossless=False),
+    "webp-lossless": lambda t: make_webp(t, lossless=True),
+    "avif": make_avif,
+}
+
+
+@pytest.mark.parametrize("case", sorted(EFFORT_SOURCES))
+def test_effort_changes_the_webp_and_avif_encode(tmp_path: Path, case: str) -> None:
+    source = EFFORT_SOURCES[case](tmp_path)
+    quality = 100 if case == "webp-lossless" else 60
+    outputs = []
+    for effort in (1, 5):
+        destination = tmp_path / f"effort-{effort}"
+        options = CompressOptions(quality=quality, effort=effort)
+        outcome = pipeline.compress(source, destination, options, LIMITS)
+        assert not outcome.kept_original and outcome.effort == effort
+        outputs.append(destination)
+    assert outputs[0].read_bytes() != outputs[1].read_bytes()
+    if case == "webp-lossless":
+        for output in outputs:
+            assert np.array_equal(pixels(output)[0], pixels(source)[0])
+
+
+@pytest.mark.parametrize(
+    "table", [webp.LOSSY_EFFORT, webp.LOSSLESS_EFFORT, heif.HEIF_EFFORT], ids=["webp", "ll", "avif"]
+)
+def test_effort_tables_cover_every_effort_and_never_lower(table: tuple[int, ...]) -> None:
+    assert len(table) == MAX_EFFORT - MIN_EFFORT + 1
+    assert list(table) == sorted(table) and table[0] < table[-1]
 
 
 def pixels(path: Path) -> list[np.ndarray]:
