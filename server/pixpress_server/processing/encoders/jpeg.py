@@ -1,9 +1,8 @@
 """JPEG: jpegli (or mozjpeg where jpegli cannot) below the source's own quality, else lossless.
 
-Effort picks the encoder (benchmarks/levers.py measured them on SSIMULACRA2): 1-2 jpegli
-alone, 3-10 jpegli then the mozjpeg lossless pass. Sources jpegli cannot take (grey, CMYK,
-4:4:4) get libvips' mozjpeg: fast Huffman-only at 1-2, trellis at 3-7, trellis and scan
-optimisation at 8-10.
+Effort picks the encoder: 1-2 jpegli alone, 3-10 jpegli then the mozjpeg lossless pass.
+Sources jpegli cannot take (grey, CMYK, 4:4:4) get libvips' mozjpeg: Huffman-optimised
+baseline at 1-2, trellis at 3-7, trellis and scan optimisation at 8-10.
 """
 
 from __future__ import annotations
@@ -13,16 +12,21 @@ from pixpress_server.processing.encoders.base import Encoded, EncodeRequest, Kee
 from pixpress_server.processing.jpeg_quality import estimate_quality, read_header
 from pixpress_server.processing.metadata import NORMAL_ORIENTATION, with_orientation
 
-# Annex K (IJG) tables for mozjpeg. On SSIMULACRA2 table 3 (mozjpeg's default) needs about 5%
-# fewer bytes than table 0 at equal score, but its `quality` then reads as a coarser one; the
-# mozjpeg path serves only what jpegli cannot take, and table 0 keeps `quality` the familiar
-# libjpeg scale that jpeg_quality estimates sources on (a re-run takes the lossless path).
+# Measured with benchmarks/levers.py (8 Kodak photos + Landscape_1, q 50-90, BD-rate at equal
+# mean SSIMULACRA2, encode CPU per MP) against mozjpeg with every option on (table 0, the
+# encoder before issue 8): jpegli+pass -12.8% at 0.51x CPU (-5.7% vs sharp's table-3 preset,
+# 0.55x its CPU); jpegli alone -4.1% at 0.06x (-6.1% vs libjpeg-turbo-like optimised
+# progressive, at 0.35x its CPU); mozjpeg without optimize_scans +1.2% at 0.68x.
+#
+# Annex K (IJG) tables for mozjpeg. Table 3 (mozjpeg's default) needs 7.6% fewer bytes than
+# table 0 at equal score, but its `quality` then reads as a coarser one; the mozjpeg path
+# serves only what jpegli cannot take, and table 0 keeps `quality` the familiar libjpeg scale
+# that jpeg_quality estimates sources on (a re-run takes the lossless path).
 QUANT_TABLE = 0
-# Efforts up to FAST_EFFORT spend the least CPU: jpegli without the lossless pass (fewer bytes
-# than libjpeg-turbo with optimised Huffman, at about its CPU), mozjpeg without trellis.
+# Efforts up to FAST_EFFORT spend the least CPU: jpegli without the lossless pass, mozjpeg
+# without trellis.
 FAST_EFFORT = 2
-# From this effort on the mozjpeg path also optimises its progressive scans (+50% CPU, ~1.5%
-# fewer bytes).
+# From this effort on the mozjpeg path also optimises its progressive scans.
 SCANS_EFFORT = 8
 
 
@@ -56,7 +60,7 @@ def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
         if not request.policy.keep_all:
             data = with_orientation(data, orientation)
         # jpegli writes baseline with standard Huffman tables: the pass (optimised Huffman,
-        # progressive scans) took 8-9% off at equal score.
+        # progressive scans) takes 9% off its bytes, losslessly.
         mode = "jpegli" if fast else "jpegli+pass"
         return Encoded(data, postpass=not fast, mode=f"{mode} q={request.quality}")
 
