@@ -328,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
         "command": "python -m benchmarks.compare " + shlex.join(sys.argv[1:]),
         "inputs": (
             f"{described}; Kodak photos from {args.corpus} (PNG sources; JPEG q 95 4:2:0, "
-            "WebP q 95 and 256-colour dithered GIF made from them), plus camera JPEGs "
+            "WebP q 95 and a 6-frame animated GIF pan made from them), plus camera JPEGs "
             "when the corpus has them; lossless: the first 4 JPEGs and 2 PNGs; target_score: "
             f"the first {SEARCH_PHOTOS} PNG photos as JPEG and WebP q 95 sources"
         ),

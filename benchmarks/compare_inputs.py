@@ -1,8 +1,8 @@
 """The comparison benchmark's inputs: the same photos in each format, built in a scratch dir.
 
-Kodak photos (PNG sources) from the corpus become JPEG q 95 4:2:0, WebP q 95 and a
-256-colour dithered GIF; camera JPEGs from the corpus are added as they are. The corpus is
-only read.
+Kodak photos (PNG sources) from the corpus become JPEG q 95 4:2:0, WebP q 95 and an
+animated GIF (a slow pan, each frame a dithered 256-colour palette); camera JPEGs from the
+corpus are added as they are. The corpus is only read.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ class InputImage:
     path: Path
     width: int
     height: int
+    frames: int = 1
 
     @property
     def megapixels(self) -> float:
-        return self.width * self.height / 1e6
+        return self.width * self.height * self.frames / 1e6
 
     @property
     def size(self) -> int:
@@ -49,13 +50,43 @@ def pick_photos(corpus: Path, count: int) -> list[Path]:
     return [unique[int(i * step)] for i in range(count)]
 
 
+GIF_FRAMES = 6
+GIF_PAN = 4
+"""Pixels the camera pans between frames of the generated animations."""
+
+
+def _pan(image: Image.Image) -> list[Image.Image]:
+    """Frames of a slow pan over the photo at half size, each a dithered 256-colour palette.
+
+    An animated GIF as users make them from video: mostly the same pixels frame to frame,
+    each frame quantised on its own.
+    """
+    half = image.resize((image.width // 2, image.height // 2))
+    width = half.width - GIF_PAN * (GIF_FRAMES - 1)
+    return [
+        half.crop((i * GIF_PAN, 0, i * GIF_PAN + width, half.height)).quantize(
+            256, dither=Image.Dither.FLOYDSTEINBERG
+        )
+        for i in range(GIF_FRAMES)
+    ]
+
+
+def _size(image: Image.Image, image_format: str) -> tuple[int, int, int]:
+    """Width, height and frames of what `_save` writes."""
+    if image_format == "gif":
+        half_width, half_height = image.width // 2, image.height // 2
+        return half_width - GIF_PAN * (GIF_FRAMES - 1), half_height, GIF_FRAMES
+    return image.width, image.height, 1
+
+
 def _save(image: Image.Image, image_format: str, path: Path) -> None:
     if image_format == "jpeg":
         image.save(path, "JPEG", quality=95, subsampling=2)
     elif image_format == "webp":
         image.save(path, "WEBP", quality=95)
     elif image_format == "gif":
-        image.quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(path, "GIF")
+        frames = _pan(image)
+        frames[0].save(path, "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0)
     else:
         image.save(path, "PNG")
 
@@ -81,8 +112,9 @@ def build_inputs(
                 shutil.copyfile(source, path)
             else:
                 _save(image, image_format, path)
+            width, height, frames = _size(image, image_format)
             inputs[image_format].append(
-                InputImage(source.stem, image_format, path, image.width, image.height)
+                InputImage(source.stem, image_format, path, width, height, frames)
             )
     if shrink_to is None:
         for camera in _camera_jpegs(corpus):

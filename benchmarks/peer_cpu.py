@@ -55,7 +55,15 @@ class CpuSample:
 
 def _corpus_images(images: Sequence[InputImage]) -> list[CorpusImage]:
     return [
-        CorpusImage(image.path, image.name, image.format, image.size, image.width, image.height, 1)
+        CorpusImage(
+            image.path,
+            image.name,
+            image.format,
+            image.size,
+            image.width,
+            image.height,
+            image.frames,
+        )
         for image in images
     ]
 

@@ -12,11 +12,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from benchmarks.bdrate import CurvePoint, bd_rate, bytes_at_score
 from benchmarks.compare_inputs import EXTENSIONS, InputImage
 from benchmarks.compression import IDENTICAL, score_file
 from benchmarks.measure import median
 from benchmarks.peers import BatchJob
+from benchmarks.quality.display import as_displayed_frames
+from benchmarks.quality.ssimulacra2 import score
 from benchmarks.tasks import compress_pixpress, initialise_pixpress
 
 QUALITIES: tuple[int, ...] = (50, 65, 80, 90, 95)
@@ -43,6 +48,30 @@ class SweepPoint:
         if self.mean_score is None or self.output_bytes <= 0:
             return None
         return CurvePoint(self.mean_score, self.output_bytes, self.quality)
+
+
+def score_frames(source: str, output: str) -> float | None:
+    """Mean SSIMULACRA2 over the frames of an animation (None if the frame counts differ)."""
+    try:
+        references = as_displayed_frames(Path(source))
+        outputs = as_displayed_frames(Path(output))
+    except ValueError:
+        return None
+    if len(references) != len(outputs):
+        return None
+    scores = [
+        score(_with_alpha(a, b.shape[2]), _with_alpha(b, a.shape[2]))
+        for a, b in zip(references, outputs, strict=True)
+    ]
+    return sum(scores) / len(scores)
+
+
+def _with_alpha(image: npt.NDArray[np.uint8], other_bands: int) -> npt.NDArray[np.uint8]:
+    """An opaque alpha when only the other side has one (as the reference tool does)."""
+    if image.shape[2] == 3 and other_bands == 4:
+        alpha = np.full((*image.shape[:2], 1), 255, dtype=np.uint8)
+        return np.concatenate([image, alpha], axis=2)
+    return image
 
 
 def curve(points: Sequence[SweepPoint], image_format: str, encoder: str) -> list[CurvePoint]:
@@ -133,7 +162,11 @@ def _scored(
     scorer: ProcessPoolExecutor,
 ) -> SweepPoint:
     futures = {
-        image.name: scorer.submit(score_file, str(image.path), str(outputs[image.name]))
+        image.name: scorer.submit(
+            score_frames if image.frames > 1 else score_file,
+            str(image.path),
+            str(outputs[image.name]),
+        )
         for image in images
         if image.name in outputs and outputs[image.name] != image.path
     }
