@@ -56,7 +56,7 @@ def test_target_reached_cheaply_within_bounded_encodes(target: float, slope: flo
 
 def test_early_exit_on_a_first_guess_just_above_the_target() -> None:
     fake = FakeEncoder(slope=1.0, offset=0.0)
-    result = search_target(fake, 70.0, 1, 100, start=71)
+    result = search_target(fake, 70.5, 1, 100, start=71)
     assert fake.calls == [71]
     assert result.met and result.chosen.quality == 71
 
@@ -76,6 +76,19 @@ def test_plateau_jumps_to_the_top() -> None:
     result = search_target(fake, 70.0, 1, 100)
     assert result.met and result.chosen.quality == 100
     assert len(fake.calls) <= 3
+
+
+def test_a_jpeg_whose_own_quality_cannot_reach_the_target_takes_two_encodes() -> None:
+    # The source's quality (73) is the top: there the encoder keeps the pixels (100); every
+    # re-encode below scores under the target.
+    def encode(quality: int) -> Trial:
+        calls.append(quality)
+        return Trial(quality, 1000 + quality, 100.0 if quality == 73 else 40 + quality / 3)
+
+    calls: list[int] = []
+    result = search_target(encode, 80.0, 1, 73, start=84)
+    assert calls == [73, 72]
+    assert result.met and result.chosen.quality == 73
 
 
 def test_trials_are_bounded_by_max_trials() -> None:

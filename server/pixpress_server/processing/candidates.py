@@ -17,12 +17,11 @@ from pixpress_server.processing.metadata import MetadataPolicy
 from pixpress_server.processing.model import MAX_QUALITY, MIN_QUALITY, ImageFormat, StageReport
 from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
 from pixpress_server.processing.score import Scorer
-from pixpress_server.processing.search import Trial
+from pixpress_server.processing.search import IDENTICAL, Trial
 
 # Formats whose quality scale a target_score search walks. The others (GIF, TIFF, HEIF and
 # lossless WebP) are compressed losslessly instead, which reaches any target (score 100).
 _SCORED_FORMATS = frozenset({ImageFormat.JPEG, ImageFormat.WEBP, ImageFormat.AVIF, ImageFormat.PNG})
-IDENTICAL = 100.0
 
 
 def scorable(image_format: ImageFormat, source: bytes) -> bool:

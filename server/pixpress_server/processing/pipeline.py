@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from pixpress_server.errors import InternalFailure, PixpressServerError
 from pixpress_server.processing import apng, vips
-from pixpress_server.processing.candidates import IDENTICAL, Candidates, scorable, top_quality
+from pixpress_server.processing.candidates import Candidates, scorable, top_quality
 from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal
 from pixpress_server.processing.formats import SNIFF_BYTES, sniff, spec_for
 from pixpress_server.processing.limits import check_limits
@@ -34,7 +34,12 @@ from pixpress_server.processing.model import (
 )
 from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
 from pixpress_server.processing.score import SAMPLED_MARGIN
-from pixpress_server.processing.search import SearchResult, search_budget, search_target
+from pixpress_server.processing.search import (
+    IDENTICAL,
+    SearchResult,
+    search_budget,
+    search_target,
+)
 
 _T = TypeVar("_T")
 

@@ -31,7 +31,7 @@ ALPHA_BACKGROUNDS: Final = (0.1, 0.9)
 BAND_ROWS: Final = 16
 EXACT: Final = (1, 1, 1, 1, 1, 1)
 SAMPLED: Final = (8, 4, 1, 1, 1, 1)
-SAMPLED_MARGIN: Final = 0.3
+SAMPLED_MARGIN: Final = 0.5
 """Points a search adds to its target so that SAMPLED scores' error rarely falls below it."""
 _NUM_SCALES: Final = 6
 _C2: Final = np.float32(0.0009)
