@@ -99,6 +99,31 @@ def _peer_compressor(peer: SharpPeer | ThumborPeer, workers: int, concurrency: i
     return compress
 
 
+def code_version() -> str:
+    """The checked-out commit, marked "+changes" when the tree differs from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}+changes" if dirty else commit
+
+
 def run_search_targets(
     photos: Sequence[InputImage], out: Path, notes: list[str]
 ) -> list[dict[str, Any]]:
@@ -325,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
         measure(args, inputs, sharp, thumbor, scratch, measured)
     meta = {
         "machine": describe(),
+        "code": code_version(),
         "command": "python -m benchmarks.compare " + shlex.join(sys.argv[1:]),
         "inputs": (
             f"{described}; Kodak photos from {args.corpus} (PNG sources; JPEG q 95 4:2:0, "

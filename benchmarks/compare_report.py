@@ -188,7 +188,7 @@ def markdown(
         "",
         f"- date: {machine['date']}; {machine['cpu_model']}, {machine['usable_cores']} usable "
         f"cores; load average at start {machine['load_average_at_start']}",
-        f"- command: `{meta['command']}`",
+        f"- command: `{meta['command']}`, code `{meta.get('code', 'unknown')}`",
         f"- inputs: {meta['inputs']}",
         f"- peers: {meta['peers']}",
         f"- wall time of the run: {meta.get('wall_seconds', 0):.0f} s",
