@@ -90,3 +90,15 @@ def test_target_score_on_a_gif_is_lossless(address: str) -> None:
         result = client.compress(source, target_score=70)
     assert result.format == "gif" and result.score == 100.0
     assert result.output_size <= len(source)
+
+
+def test_target_score_on_a_lossy_webp(address: str) -> None:
+    buffer = io.BytesIO()
+    with Image.open(FIXTURES / "png" / "kodim23.png") as image:
+        image.convert("RGB").save(buffer, "WEBP", quality=95)
+    source = buffer.getvalue()
+    with Client(address) as client:
+        result = client.compress(source, target_score=70)
+    assert result.format == "webp" and not result.kept_original
+    assert result.score is not None and result.score >= 70
+    assert ssimulacra2.score(rgb(source), rgb(result.data)) >= 69.5

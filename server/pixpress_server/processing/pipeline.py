@@ -16,7 +16,12 @@ from typing import TypeVar
 
 from pixpress_server.errors import InternalFailure, PixpressServerError
 from pixpress_server.processing import apng, vips
-from pixpress_server.processing.candidates import Candidates, scorable, top_quality
+from pixpress_server.processing.candidates import (
+    FIRST_GUESS_OFFSET,
+    Candidates,
+    scorable,
+    top_quality,
+)
 from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal
 from pixpress_server.processing.formats import SNIFF_BYTES, sniff, spec_for
 from pixpress_server.processing.limits import check_limits
@@ -37,6 +42,7 @@ from pixpress_server.processing.score import SAMPLED_MARGIN
 from pixpress_server.processing.search import (
     IDENTICAL,
     SearchResult,
+    first_guess,
     search_budget,
     search_target,
 )
@@ -274,7 +280,8 @@ def _search(
         top = min(top, options.quality)
     elif scored:
         target = options.target_score + SAMPLED_MARGIN
-        found = search_target(candidates, target, MIN_QUALITY, top)
+        start = first_guess(target) + FIRST_GUESS_OFFSET.get(image_format, 0)
+        found = search_target(candidates, target, MIN_QUALITY, top, start=start)
         top = found.chosen.quality
     else:  # no quality scale to walk: lossless reaches any target
         trial = candidates(MAX_QUALITY)
