@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pixpress_server.processing import vips
-from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal
+from pixpress_server.processing.encoders import ENCODERS, EncodeRequest, KeepOriginal, jpeg
 from pixpress_server.processing.encoders.webp import is_lossless_webp
-from pixpress_server.processing.jpeg_quality import estimate_quality
 from pixpress_server.processing.metadata import MetadataPolicy
 from pixpress_server.processing.model import MAX_QUALITY, MIN_QUALITY, ImageFormat, StageReport
 from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
@@ -41,7 +40,7 @@ def top_quality(image_format: ImageFormat, source: bytes) -> int:
     """The highest quality worth trying: a JPEG's own quality is where the encoder stops
     re-encoding (it optimises the source losslessly from there on)."""
     if image_format is ImageFormat.JPEG:
-        return min(MAX_QUALITY, max(MIN_QUALITY, estimate_quality(source) or MAX_QUALITY))
+        return min(MAX_QUALITY, max(MIN_QUALITY, jpeg.source_quality(source) or MAX_QUALITY))
     return MAX_QUALITY
 
 
