@@ -6,16 +6,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SECTIONS = {"meta", "corpus", "compression", "throughput", "big_images", "targets", "plots"}
 PLOTS = ("ratio_vs_quality.png", "rate_quality.png", "throughput.png", "latency.png")
 
 
-def test_smoke_run_writes_json_markdown_and_plots(tmp_path: Path) -> None:
-    out = tmp_path / "bench"
+def run_smoke(module: str, out: Path) -> dict[str, Any]:
+    """`python -m MODULE --smoke --out OUT`, which must succeed; its results.json."""
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", module, "--smoke", "--out", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -23,8 +24,13 @@ def test_smoke_run_writes_json_markdown_and_plots(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
+    data: dict[str, Any] = json.loads((out / "results.json").read_text())
+    return data
 
-    data = json.loads((out / "results.json").read_text())
+
+def test_smoke_run_writes_json_markdown_and_plots(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    data = run_smoke("benchmarks", out)
     assert set(data) >= SECTIONS
     assert len(data["corpus"]["images"]) == 2
     modes = {row["mode"] for row in data["throughput"]}
@@ -47,17 +53,7 @@ def test_smoke_run_writes_json_markdown_and_plots(tmp_path: Path) -> None:
 
 def test_compare_smoke_runs_without_peers(tmp_path: Path) -> None:
     out = tmp_path / "compare"
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.compare", "--smoke", "--out", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-
-    data = json.loads((out / "results.json").read_text())
+    data = run_smoke("benchmarks.compare", out)
     assert data["meta"]["peers"] == {"sharp": "skipped", "thumbor": "skipped"}
     formats = {point["format"] for point in data["sweep"]}
     assert formats == {"jpeg", "png", "webp", "gif"}
