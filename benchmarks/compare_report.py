@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 
 from benchmarks.lossless_bench import LosslessRow
 from benchmarks.peer_cpu import CpuSample
+from benchmarks.plots import save_figure
 from benchmarks.ratequality import EqualScore, SweepPoint
 from benchmarks.targets import Target
 
@@ -137,12 +138,7 @@ def rate_quality_plot(points: Sequence[SweepPoint], path: Path, subtitle: str) -
         axes.legend(fontsize=7)
     for axes in list(grid.flat)[len(formats) :]:
         axes.axis("off")
-    figure.suptitle("Rate-quality, pixpress and peers (qualities swept)")
-    figure.text(0.01, 0.005, subtitle, fontsize=6, color="grey")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, subtitle, "Rate-quality, pixpress and peers (qualities swept)")
 
 
 def cpu_plot(samples: Sequence[CpuSample], path: Path, subtitle: str) -> Path:
@@ -166,11 +162,7 @@ def cpu_plot(samples: Sequence[CpuSample], path: Path, subtitle: str) -> Path:
     axes.set_yscale("log")
     axes.grid(alpha=0.3, axis="y")
     axes.legend(fontsize=7)
-    figure.text(0.01, 0.005, subtitle, fontsize=6, color="grey")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, subtitle)
 
 
 def markdown(

@@ -10,11 +10,23 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from benchmarks.compression import CompressionRow
 from benchmarks.throughput import ThroughputRow
 
 _STYLE = {"pixpress": "-o", "pillow": "--s"}
+
+
+def save_figure(figure: Figure, path: Path, subtitle: str, title: str | None = None) -> Path:
+    """Title it, put the run's subtitle in the corner, write it to `path` and free it."""
+    if title is not None:
+        figure.suptitle(title)
+    figure.text(0.01, 0.005, subtitle, fontsize=6, color="grey")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
 
 
 def _by_format(rows: Sequence[CompressionRow]) -> dict[str, dict[str, list[CompressionRow]]]:
@@ -38,11 +50,7 @@ def ratio_vs_quality(rows: Sequence[CompressionRow], path: Path, subtitle: str) 
     axes.set(xlabel="quality", ylabel="output bytes / input bytes", title="Bytes ratio vs quality")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, ncol=2)
-    figure.text(0.01, 0.01, subtitle, fontsize=6, color="grey")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, subtitle)
 
 
 def rate_quality(rows: Sequence[CompressionRow], path: Path, subtitle: str) -> Path:
@@ -70,12 +78,7 @@ def rate_quality(rows: Sequence[CompressionRow], path: Path, subtitle: str) -> P
         axes.legend(fontsize=7)
     for axes in list(grid.flat)[panels:]:
         axes.axis("off")
-    figure.suptitle("Rate-quality: SSIMULACRA2 vs bytes")
-    figure.text(0.01, 0.005, subtitle, fontsize=6, color="grey")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, subtitle, "Rate-quality: SSIMULACRA2 vs bytes")
 
 
 def throughput(rows: Sequence[ThroughputRow], path: Path, subtitle: str) -> Path:
@@ -99,11 +102,7 @@ def throughput(rows: Sequence[ThroughputRow], path: Path, subtitle: str) -> Path
         axes.set_xscale("log", base=2)
         axes.grid(alpha=0.3)
     left.legend(fontsize=7)
-    figure.text(0.01, 0.01, subtitle, fontsize=6, color="grey")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, subtitle)
 
 
 def latency(rows: Sequence[ThroughputRow], path: Path, subtitle: str, concurrency: int) -> Path:
@@ -127,9 +126,6 @@ def latency(rows: Sequence[ThroughputRow], path: Path, subtitle: str, concurrenc
         axes.set(title=f"inputs {size}", ylabel="ms")
         axes.grid(alpha=0.3, axis="y")
         axes.legend(fontsize=7)
-    figure.suptitle(f"Latency per size class, concurrency {concurrency}, {top} workers")
-    figure.text(0.01, 0.005, subtitle, fontsize=6, color="grey")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(
+        figure, path, subtitle, f"Latency per size class, concurrency {concurrency}, {top} workers"
+    )
