@@ -35,32 +35,25 @@ def install_sharp(root: Path = NODE_DIR) -> str | None:
     package = root / "package.json"
     if not package.exists():
         package.write_text('{"name": "pixpress-bench-peers", "private": true}\n')
-    completed = subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", f"sharp@{SHARP_VERSION}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if completed.returncode != 0:
-        return f"npm install sharp failed: {completed.stderr.strip()[-500:]}"
-    return None
+    command = [npm, "install", "--no-audit", "--no-fund", f"sharp@{SHARP_VERSION}"]
+    return _failure("npm install sharp", command, timeout=600, cwd=root)
 
 
 def install_thumbor(venv: Path = THUMBOR_VENV) -> str | None:
     """`pip install thumbor` into a venv of its own at `venv`; None on success, else why not."""
     if not (venv / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    command = [str(venv / "bin" / "pip"), "install", "-q", f"thumbor=={THUMBOR_VERSION}"]
+    return _failure("pip install thumbor", command, timeout=900)
+
+
+def _failure(what: str, command: list[str], timeout: float, cwd: Path | None = None) -> str | None:
+    """Run an install command: None when it succeeded, else what failed with its last words."""
     completed = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", f"thumbor=={THUMBOR_VERSION}"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
     if completed.returncode != 0:
-        return f"pip install thumbor failed: {completed.stderr.strip()[-500:]}"
+        return f"{what} failed: {completed.stderr.strip()[-500:]}"
     return None
 
 
