@@ -37,6 +37,9 @@ from pixpress_server.auth.authenticator import Authenticator
 from pixpress_server.auth.gate import Gate
 from pixpress_server.auth.interceptor import authenticating
 from pixpress_server.blobs import BlobStore
+from pixpress_server.calls.actions import ActionCalls
+from pixpress_server.calls.assets import AssetCalls
+from pixpress_server.calls.routes import RouteCalls
 from pixpress_server.compression import Compressor
 from pixpress_server.content import Contents
 from pixpress_server.draining import DrainGate, drain_then_stop
@@ -258,7 +261,8 @@ def _add_servicers(
         streams,
     )
     compress_pb2_grpc.add_CompressServiceServicer_to_server(compress, server)
-    assets = AssetServicer(
+    routes = RouteCalls(route)
+    assets = AssetCalls(
         storage.store,
         storage.blobs,
         storage.spool,
@@ -266,13 +270,11 @@ def _add_servicers(
         settings.max_input_bytes,
         storage.contents,
         route,
-        streams,
     )
-    assets_pb2_grpc.add_AssetServiceServicer_to_server(assets, server)
-    actions_pb2_grpc.add_ActionServiceServicer_to_server(
-        ActionServicer(tracker, storage.store, tokens, route), server
-    )
-    routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(route), server)
+    assets_pb2_grpc.add_AssetServiceServicer_to_server(AssetServicer(assets, streams), server)
+    actions = ActionCalls(tracker, storage.store, tokens, routes)
+    actions_pb2_grpc.add_ActionServiceServicer_to_server(ActionServicer(actions), server)
+    routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(routes), server)
     return compress
 
 

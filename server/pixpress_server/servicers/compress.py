@@ -13,13 +13,13 @@ import grpc
 from pixpress.v1 import actions_pb2, compress_pb2, compress_pb2_grpc
 
 from pixpress_server.caller import current_owner
+from pixpress_server.calls.receive import receive_image
 from pixpress_server.compression import Job, log_done
 from pixpress_server.errors import InvalidInput, NotFound, PixpressServerError, StatusName
 from pixpress_server.ids import checked_id
 from pixpress_server.processing.formats import SNIFF_BYTES
 from pixpress_server.servicers.convert import action_to_wire, options_from_wire, result_to_wire
 from pixpress_server.servicers.errors import streaming_errors, unary_errors
-from pixpress_server.servicers.receive import receive_image
 from pixpress_server.spool import read_chunks
 from pixpress_server.store.records import ActionRequestData
 
