@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 # ITU-T T.81 Annex K tables, natural (row-major) order.
 _STD_LUMINANCE = (
     16, 11, 10, 16, 24, 40, 51, 61,
@@ -122,19 +124,24 @@ def scaled_table(standard: tuple[int, ...], quality: int) -> tuple[int, ...]:
     return tuple(min(255, max(1, (value * scale + 50) // 100)) for value in standard)
 
 
-_CANDIDATES = {
-    quality: (scaled_table(_STD_LUMINANCE, quality), scaled_table(_STD_CHROMINANCE, quality))
-    for quality in range(1, 101)
-}
+# Candidate tables for qualities 1..100 (row q - 1), as floats for the distance.
+_CANDIDATE_LUMA = np.array(
+    [scaled_table(_STD_LUMINANCE, quality) for quality in range(1, 101)], dtype=np.float64
+)
+_CANDIDATE_CHROMA = np.array(
+    [scaled_table(_STD_CHROMINANCE, quality) for quality in range(1, 101)], dtype=np.float64
+)
 
 
-def estimate_quality(data: bytes) -> int | None:
+def estimate_quality(data: bytes, header: JpegHeader | None = None) -> int | None:
     """The IJG quality (1..100) whose tables are closest to the file's; None without a DQT.
 
     Files made with other tables (mozjpeg's, cameras') get the IJG quality of equivalent
     coarseness, which is what "never re-encode above the source's quality" needs.
+    `header` is `read_header(data)` when the caller already has it.
     """
-    header = read_header(data)
+    if header is None:
+        header = read_header(data)
     if header is None or not header.tables:
         return None
     table_ids = [table_id for _, _, table_id in header.components] or sorted(header.tables)
@@ -144,13 +151,15 @@ def estimate_quality(data: bytes) -> int | None:
     chrominance = next(
         (header.tables[t] for t in table_ids[1:] if t != table_ids[0] and t in header.tables), None
     )
+    # Relative error so the many large high-frequency values don't dominate. One vectorised
+    # pass over the 100 candidates (a Python loop cost 2 ms per image, 15% of a q 75 encode).
+    distance = _relative_error(luminance, _CANDIDATE_LUMA)
+    if chrominance is not None:
+        distance += _relative_error(chrominance, _CANDIDATE_CHROMA)
+    return int(np.argmin(distance)) + 1  # the first (lowest) quality on a tie, as min() did
 
-    def distance(quality: int) -> float:
-        std_luma, std_chroma = _CANDIDATES[quality]
-        # Relative error so the many large high-frequency values don't dominate.
-        total = sum(abs(a - b) / b for a, b in zip(luminance, std_luma, strict=True))
-        if chrominance is not None:
-            total += sum(abs(a - b) / b for a, b in zip(chrominance, std_chroma, strict=True))
-        return total
 
-    return min(range(1, 101), key=distance)
+def _relative_error(table: tuple[int, ...], candidates: np.ndarray) -> np.ndarray:
+    values = np.array(table, dtype=np.float64)
+    result: np.ndarray = (np.abs(values - candidates) / candidates).sum(axis=1)
+    return result

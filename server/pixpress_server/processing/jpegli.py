@@ -86,6 +86,17 @@ def _tables(quality: int) -> dict[int, tuple[int, ...]]:
     return header.tables if header is not None else {}
 
 
+@functools.cache
+def _qualities_by_luma() -> dict[tuple[int, ...], tuple[int, ...]]:
+    """jpegli's luma table (id 0) -> the qualities that write it, ascending."""
+    found: dict[tuple[int, ...], list[int]] = {}
+    for quality in range(1, 101):
+        luma = _tables(quality).get(0)
+        if luma is not None:
+            found.setdefault(luma, []).append(quality)
+    return {luma: tuple(qualities) for luma, qualities in found.items()}
+
+
 def made_at(header: JpegHeader) -> int | None:
     """The quality a jpegli JPEG was written at, when its tables are jpegli's (else None).
 
@@ -93,9 +104,10 @@ def made_at(header: JpegHeader) -> int | None:
     q 80) while its adaptive quantisation lands on libjpeg's SSIMULACRA2 at that quality, so
     jpegli output is re-rated by the quality it was made at.
     """
-    if not header.tables:
+    luma = header.tables.get(0)
+    if luma is None:
         return None
-    for quality in range(1, 101):
+    for quality in _qualities_by_luma().get(luma, ()):
         tables = _tables(quality)
         if all(header.tables.get(table) == values for table, values in tables.items()):
             return quality
