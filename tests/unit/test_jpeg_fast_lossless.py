@@ -231,3 +231,10 @@ def test_jpegli_output_is_recognised_at_its_quality(quality: int) -> None:
     header = read_header(bytes(pyjpegli.encode(rgb, 64, 64, quality)))
     assert header is not None
     assert jpegli.made_at(header) == quality
+
+
+def test_libvips_chatter_stays_out_of_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO")
+    vips.initialise(1)
+    vips.check_jpeg_decodes(LANDSCAPE.read_bytes(), 1800, 1200)  # a libvips threadpool runs
+    assert not [record for record in caplog.records if record.name.startswith("pyvips")]

@@ -35,7 +35,11 @@ _MULTI_PAGE = frozenset({"webpload", "gifload", "heifload", "tiffload"})
 
 def initialise(threads: int) -> None:
     """Once per process: no operation cache (every request is new data), no untrusted loaders,
-    `threads` libvips worker threads."""
+    `threads` libvips worker threads, libvips' own log from its warnings up."""
+    # libvips logs "threadpool completed with 1 workers" at INFO after every pixel pipeline
+    # (one or more per request), which the server's INFO level formatted and wrote to its log:
+    # 3% of a tiny JPEG's compress CPU.
+    logging.getLogger("pyvips").setLevel(logging.WARNING)
     pyvips.concurrency_set(threads)
     pyvips.cache_set_max(0)
     pyvips.cache_set_max_mem(0)
