@@ -417,7 +417,7 @@ def test_unsupported_format_named(tmp_path: Path) -> None:
 
 
 def test_stages_report_bytes_and_time(tmp_path: Path) -> None:
-    outcome, _ = run(copy_fixture(tmp_path, "png/kodim03.png"), 100)
+    outcome, _ = run(copy_fixture(tmp_path, "png/kodim03.png"), 80)  # palette, then oxipng
     names = [stage.name for stage in outcome.stages]
     assert names == ["decode", "encode", "postpass"]
     assert outcome.stages[-1].output_bytes == outcome.output_size

@@ -1,4 +1,4 @@
-"""Lossless post-passes on encoded bytes: mozjpeg for JPEG, oxipng for PNG.
+"""Lossless post-passes on encoded bytes: mozjpeg for JPEG, oxipng for PNG (and q 100 PNG).
 
 A failing pass returns its input unchanged (and logs why): it can only ever cost bytes.
 """
@@ -16,6 +16,7 @@ import oxipng
 from pixpress_server.processing.metadata import MetadataPolicy, with_orientation
 from pixpress_server.processing.model import DEFAULT_EFFORT, ImageFormat
 from pixpress_server.processing.png_effort import oxipng_level
+from pixpress_server.processing.png_lossless import LosslessPng, lossless_png
 
 logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
@@ -58,17 +59,41 @@ def optimise_jpeg(data: bytes, context: PostPassContext) -> bytes:
     return with_orientation(optimised, context.orientation)
 
 
-def optimise_png(data: bytes, context: PostPassContext) -> bytes:
-    """oxipng at the effort's level: keeps bit depth and alpha; keeps iCCP/sRGB/gAMA/cHRM
-    (everything if keep_all)."""
-    strip = oxipng.StripChunks.none() if context.policy.keep_all else oxipng.StripChunks.safe()
+def _pixels(data: bytes) -> int:
     width, height = struct.unpack(">II", data[_IHDR_SIZE]) if len(data) >= 24 else (0, 0)
-    level = oxipng_level(context.effort, width * height)
+    return int(width * height)
+
+
+def _oxipng(data: bytes, context: PostPassContext, settings: LosslessPng) -> bytes:
+    strip = oxipng.StripChunks.none() if context.policy.keep_all else oxipng.StripChunks.safe()
     try:
-        return bytes(oxipng.optimize_from_memory(data, level=level, strip=strip))
+        if settings.zopfli is None:  # the level's own preset: libdeflate level, evaluation
+            optimised = oxipng.optimize_from_memory(data, level=settings.level, strip=strip)
+        else:
+            optimised = oxipng.optimize_from_memory(
+                data,
+                level=settings.level,
+                strip=strip,
+                deflate=oxipng.Deflaters.zopfli(settings.zopfli),
+                fast_evaluation=settings.fast_evaluation,
+            )
+        return bytes(optimised)
     except oxipng.PngError as error:
         logger.warning("oxipng pass failed, keeping its input: %s", error)
         return data
+
+
+def optimise_png(data: bytes, context: PostPassContext) -> bytes:
+    """oxipng at the effort's level: keeps bit depth and alpha; keeps iCCP/sRGB/gAMA/cHRM
+    (everything if keep_all)."""
+    level = oxipng_level(context.effort, _pixels(data))
+    return _oxipng(data, context, LosslessPng(level))
+
+
+def optimise_lossless_png(data: bytes, context: PostPassContext) -> bytes:
+    """The q 100 pass: oxipng with the search png_lossless picks for the effort and size
+    (zopfli on small images), same chunk policy as optimise_png."""
+    return _oxipng(data, context, lossless_png(context.effort, _pixels(data)))
 
 
 POSTPASSES: Mapping[ImageFormat, PostPass] = {

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pixpress_server.processing import apng
 from pixpress_server.processing.encoders.base import Encoded, EncodeRequest, KeepOriginal
 from pixpress_server.processing.png_effort import png_effort
+from pixpress_server.processing.png_lossless import lossless_png
+from pixpress_server.processing.postpass import PostPassContext, optimise_lossless_png
 from pixpress_server.processing.vips import load_buffer, psnr
 
 
@@ -27,12 +29,16 @@ def min_palette_psnr(quality: int) -> float:
 
 
 def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
-    """quality 100: the original bytes, optimised losslessly by the oxipng post-pass."""
+    """quality 100: the original bytes through oxipng's stronger q 100 search (png_lossless)."""
     if apng.is_apng(request.source):  # validated whole by apng.check in the pipeline
         return KeepOriginal("apng animation kept unchanged")
     if request.quality >= 100:
         request.image.check_decodes()  # oxipng would pass some corrupt files through
-        return Encoded(request.source, postpass=True, mode="lossless")
+        pixels = request.image.width * request.image.height
+        search = lossless_png(request.effort, pixels)
+        context = PostPassContext(request.policy, orientation=1, effort=request.effort)
+        data = optimise_lossless_png(request.source, context)
+        return Encoded(data, postpass=False, mode=f"lossless {search.name}")
 
     # The image is read twice (quantise, then compare), so decode it once into memory.
     image = request.image.in_memory()
