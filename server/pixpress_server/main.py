@@ -39,6 +39,7 @@ from pixpress_server.auth.interceptor import authenticating
 from pixpress_server.blobs import BlobStore
 from pixpress_server.calls.actions import ActionCalls
 from pixpress_server.calls.assets import AssetCalls
+from pixpress_server.calls.compress import CompressCalls
 from pixpress_server.calls.routes import RouteCalls
 from pixpress_server.compression import Compressor
 from pixpress_server.content import Contents
@@ -239,7 +240,7 @@ def _add_servicers(
     pool: WorkerPool,
     queue: RequestQueue,
     streams: IdleStreams,
-) -> CompressServicer:
+) -> CompressCalls:
     """Build the pixpress servicers on `server`; the Compress one drains on shutdown."""
     compressor = Compressor(
         Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames),
@@ -249,7 +250,7 @@ def _add_servicers(
         storage.contents,
         tracker,
     )
-    compress = CompressServicer(
+    compress = CompressCalls(
         compressor,
         tracker,
         queue,
@@ -258,9 +259,10 @@ def _add_servicers(
         storage.blobs,
         settings.max_input_bytes,
         route,
-        streams,
     )
-    compress_pb2_grpc.add_CompressServiceServicer_to_server(compress, server)
+    compress_pb2_grpc.add_CompressServiceServicer_to_server(
+        CompressServicer(compress, streams), server
+    )
     routes = RouteCalls(route)
     assets = AssetCalls(
         storage.store,

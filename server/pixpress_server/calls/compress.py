@@ -1,0 +1,250 @@
+"""Compress calls: the streamed compression (bytes in, bytes out, one action) and the
+background one (a stored asset in, a stored asset out) that SubmitCompress and route.use make.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pixpress_server.calls.receive import receive_image
+from pixpress_server.compression import Job, log_done
+from pixpress_server.errors import InvalidInput, NotFound, PixpressServerError, StatusName
+from pixpress_server.ids import checked_id
+from pixpress_server.processing.formats import SNIFF_BYTES
+from pixpress_server.store.records import ActionRequestData
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable
+
+    from pixpress_server.actions import ActionTracker, CancelReason
+    from pixpress_server.admission import RequestQueue
+    from pixpress_server.blobs import BlobStore
+    from pixpress_server.compression import Compressor, Done
+    from pixpress_server.processing.model import CompressOptions
+    from pixpress_server.routes import Route
+    from pixpress_server.spool import RequestFiles, Spool
+    from pixpress_server.store.base import AssetStore
+    from pixpress_server.store.records import ActionRecord, AssetRecord
+
+logger = logging.getLogger(__name__)
+
+NO_INPUT_MESSAGE = (
+    "no input image: pass input_asset={'assetId': ID, 'assetType': 'file'} "
+    "(upload one first with client.assets.upload)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CompressRequest:
+    """What to compress and how: validated options, and an input asset or streamed bytes."""
+
+    options: CompressOptions
+    input_asset_id: str = ""
+    store_output: bool = False
+
+    def action_data(self, store_output: bool = False) -> ActionRequestData:
+        options = self.options
+        return ActionRequestData(
+            quality=0 if options.target_score is not None else options.quality,
+            keep_metadata=options.keep_metadata,
+            input_asset_id=self.input_asset_id,
+            store_output=store_output or self.store_output,
+            effort=options.effort,
+            target_score=options.target_score,
+            max_bytes=options.max_bytes,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The action exists: its id can be told to the client before any work."""
+
+    action_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The output is ready in `done.output` until the stream is advanced or closed."""
+
+    action_id: str
+    done: Done
+
+
+class CompressCalls:
+    def __init__(
+        self,
+        compressor: Compressor,
+        tracker: ActionTracker,
+        queue: RequestQueue,
+        spool: Spool,
+        assets: AssetStore,
+        blobs: BlobStore,
+        max_input_bytes: int,
+        route: Route,
+    ) -> None:
+        self._compressor = compressor
+        self._tracker = tracker
+        self._queue = queue
+        self._spool = spool
+        self._assets = assets
+        self._blobs = blobs
+        self._max_input_bytes = max_input_bytes
+        self._route = route
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    async def stream(
+        self,
+        owner: str,
+        request: CompressRequest,
+        chunks: AsyncIterator[bytes],
+        why_ended: Callable[[], CancelReason],
+        cancelled: Callable[[], bool],
+    ) -> AsyncGenerator[Started | Finished, None]:
+        """Compress the streamed bytes (or the input asset, with no chunks): `Started`, then
+        `Finished`. Advance past `Finished` once the output was sent: the action succeeds
+        then; closing the stream instead records `why_ended()`. Close it with `aclosing`.
+        """
+        started = time.perf_counter()
+        with self._queue.slot(owner), self._spool.request_files(SNIFF_BYTES) as files:
+            self._route.check_use(owner)
+            asset = await self._input_asset(owner, request.input_asset_id)
+            action = await self._tracker.create(owner, request.action_data())
+            async with self._tracker.recording(action.id, why_ended) as run:
+                yield Started(action.id)
+                task = asyncio.current_task()
+                assert task is not None
+                with self._tracker.running(action.id, task):
+                    if asset is not None:
+                        async for _ in chunks:
+                            raise InvalidInput(
+                                "send no chunks when options.input_asset_id names the input"
+                            )
+                        job = self._asset_job(action.id, owner, files, request, asset)
+                    else:
+                        job = await self._streamed_job(
+                            action.id, owner, chunks, files, request, cancelled
+                        )
+                    done = await self._compressor.run(job, run)
+                log_done(action.id, owner, done, started)
+                yield Finished(action.id, done)
+
+    async def submit(self, owner: str, request: CompressRequest) -> ActionRecord:
+        """Queue the compression of an input asset, its output stored; the QUEUED action
+        (FAILED at once, recorded all the same, when no input asset is named)."""
+        self._route.check_use(owner)
+        data = request.action_data(store_output=True)
+        if not request.input_asset_id:
+            # Recorded all the same: every use of the route has its action.
+            action = await self._tracker.create(owner, data)
+            await self._tracker.fail(action.id, StatusName.INVALID_ARGUMENT, NO_INPUT_MESSAGE)
+            return await self._tracker.get(owner, action.id)
+        asset = await self._input_asset(owner, request.input_asset_id)
+        assert asset is not None
+        # Refuse now, not in the background, when the server is already full.
+        slot = contextlib.ExitStack()
+        slot.enter_context(self._queue.slot(owner))
+        action = await self._tracker.create(owner, data)
+        task = asyncio.get_running_loop().create_task(
+            self._run_in_background(action.id, owner, asset, request, slot)
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return action
+
+    async def drain(self, grace: float) -> None:
+        """On shutdown: let background work finish for `grace` seconds, then cancel it."""
+        self._stopping = True
+        if not self._background:
+            return
+        _, pending = await asyncio.wait(list(self._background), timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run_in_background(
+        self,
+        action_id: str,
+        owner: str,
+        asset: AssetRecord,
+        request: CompressRequest,
+        slot: contextlib.ExitStack,
+    ) -> None:
+        started = time.perf_counter()
+        task = asyncio.current_task()
+        assert task is not None
+        stored = CompressRequest(request.options, request.input_asset_id, store_output=True)
+        try:
+            with (
+                slot,
+                self._spool.request_files(SNIFF_BYTES) as files,
+                self._tracker.running(action_id, task),
+            ):
+                async with self._tracker.recording(action_id, self._why_background_ended) as run:
+                    job = self._asset_job(action_id, owner, files, stored, asset)
+                    done = await self._compressor.run(job, run)
+        except PixpressServerError as error:
+            logger.info("action %s failed: %s", action_id, error.public_message)
+            return
+        except asyncio.CancelledError:
+            logger.info("action %s cancelled", action_id)
+            return
+        log_done(action_id, owner, done, started)
+
+    def _why_background_ended(self) -> CancelReason:
+        if self._stopping:
+            return StatusName.UNAVAILABLE, "the server shut down before the action finished"
+        return StatusName.CANCELLED, "cancelled by the owner"
+
+    async def _input_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
+        if not asset_id:
+            return None
+        asset = await self._assets.get_asset(owner, checked_id(asset_id, "asset"))
+        if asset is None:
+            raise NotFound(f"no asset {asset_id}")
+        return asset
+
+    async def _streamed_job(
+        self,
+        action_id: str,
+        owner: str,
+        chunks: AsyncIterator[bytes],
+        files: RequestFiles,
+        request: CompressRequest,
+        cancelled: Callable[[], bool],
+    ) -> Job:
+        image_format = await receive_image(chunks, files.input, self._max_input_bytes, cancelled)
+        return Job(
+            action_id=action_id,
+            owner=owner,
+            source=files.input.path,
+            source_size=files.input.size,
+            source_format=str(image_format),
+            target=files.output,
+            options=request.options,
+            store_output=request.store_output,
+        )
+
+    def _asset_job(
+        self,
+        action_id: str,
+        owner: str,
+        files: RequestFiles,
+        request: CompressRequest,
+        asset: AssetRecord,
+    ) -> Job:
+        return Job(
+            action_id=action_id,
+            owner=owner,
+            source=self._blobs.path_for(asset.sha256),
+            source_size=asset.size,
+            source_format=asset.format,
+            target=files.output,
+            options=request.options,
+            store_output=request.store_output,
+        )
