@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image
-from pixpress_server.processing import vips
+from pixpress_server.processing import score, vips
 from pixpress_server.processing.model import ImageFormat
 from pixpress_server.processing.score import EXACT, SAMPLED, Scorer
 
@@ -87,3 +87,18 @@ def test_too_small_or_mismatched_is_refused() -> None:
         Scorer(np.zeros((4, 16, 3), dtype=np.uint8))
     with pytest.raises(ValueError, match="Expected"):
         Scorer(np.zeros((16, 16, 3), dtype=np.uint8)).score(np.zeros((8, 8, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(2, 40, 33), (1, 3, 7), (1, 1, 12), (3, 9, 2)])
+def test_blur_equals_a_zero_padded_convolution_on_both_axes(shape: tuple[int, ...]) -> None:
+    planes = np.random.default_rng(3).random(shape, dtype=np.float32)
+    taps = score._TAPS.astype(np.float64)
+    reach = (taps.size - 1) // 2
+    expected = planes.astype(np.float64)
+    for axis in (-1, -2):
+        expected = np.apply_along_axis(
+            lambda line: np.convolve(line, taps)[reach : reach + line.size],
+            axis,
+            expected,
+        )
+    assert np.allclose(score._blur(planes), expected, rtol=1e-5, atol=1e-6)

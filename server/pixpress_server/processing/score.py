@@ -105,24 +105,25 @@ _REACH: Final = (len(_TAPS) - 1) // 2
 
 
 def _fir(planes: F32, axis: int) -> F32:
-    """Symmetric FIR along `axis`, zero outside the image (as the reference)."""
-    size = planes.shape[axis]
-    pad = [(0, 0)] * planes.ndim
-    pad[axis] = (_REACH, _REACH)
-    padded = np.pad(planes, pad)
+    """Symmetric FIR along `axis`, zero outside the image (as the reference).
 
-    def shifted(offset: int) -> F32:
+    Each tap adds a shifted slice into the output, so nothing is padded or copied: np.pad
+    was a third of the blur's time.
+    """
+    size = planes.shape[axis]
+    out: F32 = planes * _TAPS[_REACH]
+    weighted = np.empty_like(planes)
+
+    def part(array: F32, start: int, stop: int) -> F32:
         index: list[slice] = [slice(None)] * planes.ndim
-        index[axis] = slice(_REACH + offset, _REACH + offset + size)
-        view: F32 = padded[tuple(index)]
+        index[axis] = slice(start, stop)
+        view: F32 = array[tuple(index)]
         return view
 
-    out: F32 = planes * _TAPS[_REACH]
-    both = np.empty_like(planes)
-    for offset in range(1, _REACH + 1):
-        np.add(shifted(-offset), shifted(offset), out=both)
-        both *= _TAPS[_REACH + offset]
-        out += both
+    for offset in range(1, min(_REACH, size - 1) + 1):
+        np.multiply(planes, _TAPS[_REACH + offset], out=weighted)
+        part(out, 0, size - offset)[...] += part(weighted, offset, size)
+        part(out, offset, size)[...] += part(weighted, 0, size - offset)
     return out
 
 
@@ -268,7 +269,10 @@ def _final_score(per_scale: list[npt.NDArray[np.float64]]) -> float:
 def _linear_planes(pixels: U8, background: float | None) -> F32:
     """(h, w, 3|4) sRGB uint8 -> linear (3, h, w); alpha is blended onto `background` first."""
     if background is None:
-        return np.ascontiguousarray(np.moveaxis(_LINEAR_LUT[pixels[:, :, :3]], 2, 0))
+        # Planar bytes first, then the table: the float copy is made once, already planar.
+        planar = np.ascontiguousarray(np.moveaxis(pixels[:, :, :3], 2, 0))
+        linear: F32 = _LINEAR_LUT[planar]
+        return linear
     unit = np.moveaxis(pixels, 2, 0).astype(np.float32) * np.float32(1.0 / 255.0)
     alpha = unit[3]
     rgb = unit[:3] * alpha + (np.float32(1.0) - alpha) * np.float32(background)
