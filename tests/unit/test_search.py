@@ -9,6 +9,7 @@ from pixpress_server.processing.search import (
     MAX_TRIALS,
     SearchResult,
     Trial,
+    first_guess,
     search_budget,
     search_target,
 )
@@ -140,3 +141,24 @@ def test_a_search_reserves_its_planes_in_the_memory_estimate() -> None:
     assert plain == estimate_memory(header, 2_000_000)
     assert budget - plain == 12_000_000 * 3  # the decoded source, kept for every candidate
     assert scored - plain >= 12_000_000 * 50  # plus the metric's float32 planes
+
+
+def test_first_guess_starts_where_the_corpus_median_reaches_the_score() -> None:
+    assert first_guess(70.5) == 70
+    assert first_guess(80.5) == 87
+    guesses = [first_guess(target / 2) for target in range(60, 192)]
+    assert guesses == sorted(guesses)  # never lower for a higher target
+
+
+@pytest.mark.parametrize(("score_at_start", "second"), [(73.5, 66), (68.5, 74)])
+def test_one_step_from_a_first_trial_off_target_lands_in_the_early_exit_band(
+    score_at_start: float, second: int
+) -> None:
+    # 0.7 points per quality (the assumed slope): the step aims just above the target, so
+    # the second trial passes and ends the search (aiming at the target itself failed at
+    # 70.0 from 73.5 and needed a third trial).
+    fake = FakeEncoder(slope=0.7, offset=score_at_start - 0.7 * 70)
+    result = search_target(fake, 70.5, 1, 100, start=70)
+    assert fake.calls == [70, second]
+    assert result.met and result.chosen.quality == second
+    assert result.chosen.score is not None and 70.5 <= result.chosen.score <= 70.5 + 1.0
