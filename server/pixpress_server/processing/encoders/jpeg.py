@@ -96,8 +96,9 @@ def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
 def _lossless(request: EncodeRequest, quality: int | None) -> Encoded:
     mode = f"lossless (source q={quality})"
     image = request.image
-    # The pass cost 0.08-0.11 CPU-s/MP on camera JPEGs (three jpegli re-encodes) for 4.6% of
-    # Landscape_1's bytes: below quality 100 the fast efforts send the source's own scans.
+    # The pass cost 0.07-0.11 CPU-s/MP on Landscape_1 (7x a jpegli encode, 2.2x thumbor's whole
+    # decode and encode) for 4.6% of its bytes: below quality 100 the fast efforts send the
+    # source's own scans (benchmarks/jpeg_profile.py).
     if request.effort <= FAST_EFFORT and request.quality < 100:
         keep_all = request.policy.keep_all
         kept = request.source if keep_all else strip_metadata(request.source)
