@@ -102,3 +102,14 @@ def test_blur_equals_a_zero_padded_convolution_on_both_axes(shape: tuple[int, ..
             expected,
         )
     assert np.allclose(score._blur(planes), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_maps_without_weight_are_skipped_where_the_reference_weights_them_zero() -> None:
+    used = score._used_maps(6)
+    assert used.shape == (6, 3, 3)
+    # Finest scale: X and B only feed the artifact map, Y the SSIM and detail-lost maps.
+    assert used[0].tolist() == [[False, True, False], [True, False, True], [False, True, False]]
+    assert not used[5, 1].any()  # Y at the coarsest scale has no weight at all
+    # Fewer scales consume the weights in order, so another map set applies.
+    assert score._used_maps(3).shape == (3, 3, 3)
+    assert score._used_maps(3)[1].tolist() != used[1].tolist()
