@@ -46,9 +46,7 @@ from benchmarks.ratequality import (
 )
 
 CPU_QUALITY = 75
-SEARCH_TIMEOUT = 900.0
-SEARCH_PHOTOS = 4
-"""Photos of the target_score figures (each needs a bisection of fixed qualities)."""
+SEARCH_TIMEOUT = 1800.0
 THUMBOR_SWEEP_FORMATS = frozenset({"jpeg", "webp"})
 """thumbor's quality only changes JPEG and WebP (PNG and GIF are re-saved as they are)."""
 COMPARISONS = (
@@ -116,18 +114,15 @@ def code_version() -> str:
     return f"{commit}+changes" if dirty else commit
 
 
-def run_search_targets(
-    photos: Sequence[InputImage], out: Path, notes: list[str]
-) -> list[dict[str, Any]]:
-    """`python -m benchmarks.search_targets` on the same photos: JPEG and WebP, S = 70, 80."""
+def run_search_targets(corpus: Path, out: Path, notes: list[str]) -> list[dict[str, Any]]:
+    """`python -m benchmarks.search_targets` on every photo of the corpus
+    (compare_inputs.search_photos): JPEG and WebP, S = 70, 80."""
     command = [
         sys.executable,
         "-m",
         "benchmarks.search_targets",
         "--corpus",
-        str(photos[0].path.parent),
-        "--limit",
-        str(min(len(photos), SEARCH_PHOTOS)),
+        str(corpus),
         "--formats",
         "jpeg,webp",
         "--targets",
@@ -260,7 +255,7 @@ def measure(
         if not args.smoke and not args.no_search:
             _log("target_score (benchmarks.search_targets)")
             measured.search = run_search_targets(
-                inputs["png"], scratch / "search.json", measured.notes
+                args.corpus, scratch / "search.json", measured.notes
             )
         if not args.smoke and not args.no_big_png:
             _log("8000x8000 PNG")
@@ -348,7 +343,8 @@ def run(args: argparse.Namespace) -> int:
             f"{described}; Kodak photos from {args.corpus} (PNG sources; JPEG q 95 4:2:0, "
             "WebP q 95 and a 6-frame animated GIF pan made from them), plus camera JPEGs "
             "when the corpus has them; lossless: the first 4 JPEGs and 2 PNGs; target_score: "
-            f"the first {SEARCH_PHOTOS} PNG photos as JPEG and WebP q 95 sources"
+            "every Kodak photo, Landscape_1, Portrait_1 and hato as JPEG (4:2:0) and WebP q 95 "
+            "sources"
         ),
         "peers": {
             "sharp": f"sharp {SHARP_VERSION}" if sharp is not None else "skipped",

@@ -2,7 +2,8 @@
 
 Kodak photos (PNG sources) from the corpus become JPEG q 95 4:2:0, WebP q 95 and an
 animated GIF (a slow pan, each frame a dithered 256-colour palette); camera JPEGs from the
-corpus are added as they are. The corpus is only read.
+corpus are added as they are; search_photos picks the target_score photos. The corpus is only
+read.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyvips
 from PIL import Image
 
 FORMATS: tuple[str, ...] = ("jpeg", "png", "webp", "gif")
@@ -124,6 +126,29 @@ def build_inputs(
                 width, height = opened.size
             inputs["jpeg"].append(InputImage(camera.stem, "jpeg", path, width, height))
     return inputs
+
+
+SEARCH_CAMERA_PHOTOS = ("Landscape_1.jpg", "Portrait_1.jpg")
+"""The two exif-orientation photos, once each (the corpus holds each at 9 orientations)."""
+SEARCH_AVIF_PHOTOS = ("hato.profile0.8bpc.yuv420.avif",)
+
+
+def search_photos(corpus: Path) -> list[Path]:
+    """Every distinct photo in `corpus` for the target_score figures: the Kodak PNGs, one
+    copy of each exif-orientation photo and the 8-bit hato AVIF (when libvips decodes it)."""
+    photos = list({path.name: path for path in corpus.rglob("kodim*.png")}.values())
+    photos.sort(key=lambda path: path.name)
+    wanted = (*SEARCH_CAMERA_PHOTOS, *SEARCH_AVIF_PHOTOS)
+    found = {path.name: path for path in corpus.rglob("*") if path.name in wanted}
+    return photos + [found[name] for name in wanted if name in found and _decodes(found[name])]
+
+
+def _decodes(path: Path) -> bool:
+    try:
+        pyvips.Image.new_from_file(str(path)).avg()
+    except pyvips.Error:
+        return False
+    return True
 
 
 def _camera_jpegs(corpus: Path) -> Sequence[Path]:

@@ -1,7 +1,7 @@
 """target_score and the in-worker metric, measured: agreement of processing/score.py with the
 reference SSIMULACRA2, and the search against the cheapest fixed quality that reaches S.
 
-python -m benchmarks.search_targets --corpus ../shared/corpus/photos/kodak --limit 12
+python -m benchmarks.search_targets --corpus ../shared/corpus --formats jpeg,webp
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from pixpress_server.processing import pipeline, vips
 from pixpress_server.processing.model import CompressOptions, ImageFormat, Limits
 from pixpress_server.processing.score import EXACT, SAMPLED, Scorer
 
+from benchmarks.compare_inputs import search_photos
 from benchmarks.quality import ssimulacra2
 
 U8 = npt.NDArray[np.uint8]
@@ -98,6 +99,8 @@ def agreement(
 class ImageRun:
     name: str
     megapixels: float
+    own_quality: int  # the lowest fixed quality that brings this image to S
+    own_bytes: int  # its output there: what a perfect per-image search would give
     search_quality: int
     search_bytes: int
     search_score: float  # reference SSIMULACRA2 of the search's output
@@ -115,21 +118,28 @@ class TargetSummary:
     images: int
     reached_share: float
     fixed_quality: int
+    own_qualities: tuple[int, int, int]  # min, median, max of the images' own lowest quality
     bytes_saved_vs_fixed: float  # 1 - search bytes / fixed bytes (sums)
+    own_saved_vs_fixed: float  # the same for each image at its own lowest quality (the bound)
     cpu_ratio_median: float  # search CPU / one fixed-quality compression, per image
     encodes_mean: float
     runs: tuple[ImageRun, ...]
 
 
-def _sources(paths: Sequence[Path], image_format: str, work: Path) -> list[Path]:
-    """Each photo as a high-quality source of `image_format` (JPEG fixtures kept as they are)."""
+def _sources(
+    paths: Sequence[Path], image_format: str, work: Path, kept: Sequence[Path] = ()
+) -> list[Path]:
+    """Each photo as a q 95 source of `image_format` (JPEG 4:2:0, as cameras and the comparison
+    inputs; libvips' default is 4:4:4 from Q 90); JPEGs in `kept` are used as they are."""
     sources = []
     for path in paths:
-        if path.suffix.lower() in (".jpg", ".jpeg") and image_format == "jpeg":
+        if path in kept and image_format == "jpeg":
             sources.append(path)
             continue
-        image = pyvips.Image.new_from_file(str(path))
+        image = pyvips.Image.new_from_file(str(path)).autorot()
         options: dict[str, object] = {"Q": 95}
+        if image_format == "jpeg":
+            options |= {"subsample_mode": "on"}
         if image_format == "avif":
             options |= {"compression": "av1", "effort": 2}
         target = work / (path.stem + _EXTENSIONS[image_format])
@@ -160,40 +170,78 @@ def _compress(source: Path, out: Path, options: CompressOptions) -> _Done:
     return _Done(outcome.output_size, output, encodes, outcome.quality)
 
 
-def _lowest_passing(source: Path, work: Path, target: float, scorer: Scorer) -> int:
-    """Lowest fixed quality whose pipeline output reaches `target` (bisection, worker metric)."""
-    low, high = 1, 100
-    out = work / ("fixed" + source.suffix)
-    fmt = _format_of(source)
-    while low < high:
-        middle = (low + high) // 2
-        output = _compress(source, out, CompressOptions(quality=middle)).output
-        score = 100.0 if output is None else scorer.score(_decoded(output.read_bytes(), fmt))
-        if score >= target:
-            high = middle
-        else:
-            low = middle + 1
-    return low
-
-
 def _format_of(path: Path) -> ImageFormat:
     return {".jpg": ImageFormat.JPEG, ".webp": ImageFormat.WEBP, ".avif": ImageFormat.AVIF}[
         path.suffix.lower()
     ]
 
 
+@dataclass(slots=True)
+class _FixedCurve:
+    """One source's fixed-quality outputs, (bytes, exact score) per quality, made on demand
+    and shared by the targets."""
+
+    source: Path
+    work: Path
+    points: dict[int, tuple[int, float]]
+    _scorer: Scorer | None = None
+
+    def __call__(self, quality: int) -> tuple[int, float]:
+        if quality not in self.points:
+            fmt = _format_of(self.source)
+            if self._scorer is None:
+                self._scorer = Scorer(_decoded(self.source.read_bytes(), fmt), EXACT)
+            out = self.work / ("fixed" + self.source.suffix)
+            done = _compress(self.source, out, CompressOptions(quality=quality))
+            score = 100.0
+            if done.output is not None:
+                score = self._scorer.score(_decoded(done.output.read_bytes(), fmt))
+            self.points[quality] = (done.size, score)
+        return self.points[quality]
+
+    def lowest_passing(self, target: float, hint: int) -> int:
+        """Lowest fixed quality whose pipeline output reaches `target` (exact worker metric)."""
+        return lowest_passing(lambda quality: self(quality)[1] >= target, hint)
+
+
+def lowest_passing(passes: Callable[[int], bool], hint: int) -> int:
+    """The lowest quality in 1..100 that `passes` (monotone), 100 if none: from `hint` (the
+    search's choice), steps of 1, 2, 4, ... until the other side, then bisection; 2-4 calls
+    where a bisection of 1..100 takes 7."""
+    hint_passes = passes(hint)
+    step, near = 1, hint
+    while True:
+        far = max(1, min(100, near + (-step if hint_passes else step)))
+        if far == near or passes(far) != hint_passes:
+            break
+        near, step = far, step * 2
+    if far == near:  # the end of the scale: 1 passes, or 100 does not
+        return near if hint_passes else 100
+    low, high = (far, near) if hint_passes else (near, far)  # low fails, high passes
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if passes(middle) else (middle, high)
+    return high
+
+
 def targets(
-    sources: Sequence[Path], target: float, work: Path, label: str, repeats: int
+    curves: Sequence[_FixedCurve], target: float, work: Path, label: str, repeats: int
 ) -> TargetSummary:
     """The search at `target` against the cheapest fixed quality reaching it on every image."""
-    lowest: list[int] = []
-    for source in sources:
-        fmt = _format_of(source)
-        scorer = Scorer(_decoded(source.read_bytes(), fmt), EXACT)
-        lowest.append(_lowest_passing(source, work, target, scorer))
+    searches = [
+        _compress(
+            curve.source, work / ("s" + curve.source.suffix), CompressOptions(target_score=target)
+        )
+        for curve in curves
+    ]
+    lowest = [
+        curve.lowest_passing(target, search.quality)
+        for curve, search in zip(curves, searches, strict=True)
+    ]
     fixed_quality = max(lowest)
     runs = []
-    for source in sources:
+    for curve, own in zip(curves, lowest, strict=True):
+        source = curve.source
         fmt = _format_of(source)
         searched, fixed = work / ("s" + source.suffix), work / ("f" + source.suffix)
         search_cpu, fixed_cpu = [], []
@@ -207,6 +255,8 @@ def targets(
             ImageRun(
                 name=source.name,
                 megapixels=image.width * image.height / 1e6,
+                own_quality=own,
+                own_bytes=curve(own)[0],
                 search_quality=search.quality,
                 search_bytes=search.size,
                 search_score=_reference_score(source, fmt, search.output),
@@ -223,8 +273,10 @@ def targets(
         images=len(runs),
         reached_share=sum(run.search_score >= target for run in runs) / len(runs),
         fixed_quality=fixed_quality,
+        own_qualities=(min(lowest), round(statistics.median(lowest)), max(lowest)),
         bytes_saved_vs_fixed=1
         - sum(r.search_bytes for r in runs) / sum(r.fixed_bytes for r in runs),
+        own_saved_vs_fixed=1 - sum(r.own_bytes for r in runs) / sum(r.fixed_bytes for r in runs),
         cpu_ratio_median=statistics.median(r.search_cpu / r.fixed_cpu for r in runs),
         encodes_mean=statistics.fmean(r.search_encodes for r in runs),
         runs=tuple(runs),
@@ -239,8 +291,13 @@ def _timed(source: Path, out: Path, options: CompressOptions) -> tuple[_Done, fl
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.search_targets")
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/corpus/photos/kodak"))
-    parser.add_argument("--limit", type=int, default=12, help="photos from the corpus")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path("../shared/corpus"),
+        help="every Kodak PNG, one copy of each exif-orientation photo and hato (AVIF) in it",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="the first N photos only")
     parser.add_argument("--formats", default="jpeg", help="comma list of jpeg, webp, avif")
     parser.add_argument("--targets", default="70,80")
     parser.add_argument("--agreement-qualities", default="30,50,70,90")
@@ -250,9 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args(argv)
     pipeline.initialise(1)
-    photos = sorted(args.corpus.glob("*.png"))[: args.limit]
+    photos = search_photos(args.corpus)[: args.limit]
     if not photos:
-        print(f"no PNG photos in {args.corpus}", file=sys.stderr)
+        print(f"no photos in {args.corpus}", file=sys.stderr)
         return 2
     fixtures = sorted(FIXTURE_JPEGS.glob("*.jpg")) if args.jpeg_fixtures else []
     report: dict[str, object] = {}
@@ -274,15 +331,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(temporary)
         for image_format in args.formats.split(","):
             sources = _sources(
-                [*photos, *(fixtures if image_format == "jpeg" else [])], image_format, work
+                [*photos, *(fixtures if image_format == "jpeg" else [])],
+                image_format,
+                work,
+                kept=fixtures,
             )
+            curves = [_FixedCurve(source, work, {}) for source in sources]
             for target in (float(t) for t in args.targets.split(",")):
-                summary = targets(sources, target, work, image_format, args.repeats)
+                summary = targets(curves, target, work, image_format, args.repeats)
                 summaries.append(asdict(summary))
                 print(
                     f"{image_format} S={target:g}: {summary.images} images, reached "
-                    f"{summary.reached_share:.0%}, fixed q {summary.fixed_quality}, bytes "
-                    f"{-summary.bytes_saved_vs_fixed:+.1%} vs fixed, CPU "
+                    f"{summary.reached_share:.0%}, fixed q {summary.fixed_quality} (images' own: "
+                    "min/median/max {}/{}/{}), bytes ".format(*summary.own_qualities)
+                    + f"{-summary.bytes_saved_vs_fixed:+.1%} vs fixed (each at its own lowest q: "
+                    f"{-summary.own_saved_vs_fixed:+.1%}), CPU "
                     f"{summary.cpu_ratio_median:.2f}x one fixed-quality compression (median), "
                     f"{summary.encodes_mean:.1f} encodes"
                 )
