@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 
 LISTENING = "pixpress listening on "
+HTTP_LISTENING = "pixpress http on "
 
 
 @dataclass
@@ -29,6 +30,8 @@ class ServerProcess:
     log_path: Path
     api_key: str | None = None
     """A key created for the benchmark (None when the server has no key store)."""
+    http_address: str = ""
+    """HOST:PORT of the HTTP API ("" when started with --http-port off)."""
 
     @property
     def pid(self) -> int:
@@ -126,6 +129,12 @@ def start_server(
         str(data_dir),
         *extra_args,
     ]
+    arguments = list(extra_args)
+    if "--http-port" not in arguments:
+        command += ["--http-port", "0"]  # never the default 8080: tests run side by side
+    serves_http = "--http-port" not in arguments or (
+        arguments[arguments.index("--http-port") + 1 :][:1] != ["off"]
+    )
     env = _environment()
     data_dir.mkdir(parents=True, exist_ok=True)
     api_key = create_key(data_dir) if create_api_key else None
@@ -143,6 +152,10 @@ def start_server(
         line = process.stdout.readline()
         if line.startswith(LISTENING):
             server.address = line[len(LISTENING) :].strip()
+            if not serves_http:
+                return server
+        elif line.startswith(HTTP_LISTENING):
+            server.http_address = line[len(HTTP_LISTENING) :].strip()
             return server
         if not line and process.poll() is not None:
             break

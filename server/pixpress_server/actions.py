@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -178,7 +178,7 @@ class ActionTracker:
         finally:
             self._tasks.pop(action_id, None)
 
-    async def watch(self, owner: str, action_id: str) -> AsyncIterator[ActionRecord]:
+    async def watch(self, owner: str, action_id: str) -> AsyncGenerator[ActionRecord, None]:
         """The action now, then at each status change, ending after a terminal status."""
         action = await self.get(owner, action_id)
         changed: asyncio.Queue[None] = asyncio.Queue()

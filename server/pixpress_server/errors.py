@@ -10,6 +10,7 @@ PixpressServerError
  ├── Unauthenticated       UNAUTHENTICATED       missing, unknown or revoked API key
  ├── Forbidden             PERMISSION_DENIED     a private route used with another owner's key
  ├── WorkerUnavailable     UNAVAILABLE           a worker process died mid-request
+ ├── ClientGone            CANCELLED             an HTTP client disconnected mid-request
  └── InternalFailure       INTERNAL              a bug or a libvips failure on valid input
 
 Errors cross the worker-process boundary by pickling, so they hold only plain strings.
@@ -98,3 +99,7 @@ class Unauthenticated(PixpressServerError):
 
 class Forbidden(PixpressServerError):
     status = StatusName.PERMISSION_DENIED
+
+
+class ClientGone(PixpressServerError):
+    status = StatusName.CANCELLED

@@ -28,7 +28,7 @@ from pixpress.v1 import (
     routes_pb2_grpc,
 )
 
-from pixpress_server import gc_command
+from pixpress_server import __version__, gc_command
 from pixpress_server import settings as settings_module
 from pixpress_server.actions import ActionTracker
 from pixpress_server.admission import MemoryBudget, RequestQueue
@@ -46,6 +46,9 @@ from pixpress_server.content import Contents
 from pixpress_server.draining import DrainGate, drain_then_stop
 from pixpress_server.filemodes import restrict_new_files, tighten
 from pixpress_server.health import ServingHealth
+from pixpress_server.http.app import build_app
+from pixpress_server.http.edge import Edge
+from pixpress_server.http.serve import HttpServer, bind
 from pixpress_server.page_tokens import PageTokens, load_or_create_secret
 from pixpress_server.processing.model import Limits
 from pixpress_server.ratelimit import FailureWindow, TokenBuckets
@@ -97,15 +100,21 @@ def build_route(settings: Settings) -> Route:
     )
 
 
-def build_interceptors(settings: Settings, store: SqliteStore) -> list[grpc.aio.ServerInterceptor]:
-    """Malformed requests are INVALID_ARGUMENT always; keys, throttle, rate unless auth is off."""
-    malformed = GuardInterceptor(decoding_checked)
+def build_gate(settings: Settings, store: SqliteStore) -> Gate | None:
+    """Who may call (keys, failed-auth throttle, rate), shared by both edges; None: auth off."""
     if settings.insecure_no_auth:
-        return [malformed]
+        return None
     rates = (
         TokenBuckets(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
     )
-    gate = Gate(Authenticator(store), FailureWindow(settings.max_auth_failures), rates)
+    return Gate(Authenticator(store), FailureWindow(settings.max_auth_failures), rates)
+
+
+def build_interceptors(gate: Gate | None) -> list[grpc.aio.ServerInterceptor]:
+    """Malformed requests are INVALID_ARGUMENT always; keys, throttle, rate unless auth is off."""
+    malformed = GuardInterceptor(decoding_checked)
+    if gate is None:
+        return [malformed]
     return [GuardInterceptor(authenticating(gate)), malformed]  # the first listed runs first
 
 
@@ -142,8 +151,9 @@ async def serve(settings: Settings) -> None:
     await pool.start()
 
     drain_gate = DrainGate()
+    gate = build_gate(settings, store)
     server = grpc.aio.server(
-        interceptors=[GuardInterceptor(drain_gate.guarded), *build_interceptors(settings, store)],
+        interceptors=[GuardInterceptor(drain_gate.guarded), *build_interceptors(gate)],
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
             ("grpc.max_send_message_length", _MESSAGE_LIMIT),
@@ -155,28 +165,53 @@ async def serve(settings: Settings) -> None:
     )
     queue = RequestQueue(settings.max_queue, settings.owner_slots)
     streams = IdleStreams(settings.stream_idle_timeout)
-    compress = _add_servicers(
-        server,
-        settings,
-        route,
-        Storage(spool, blobs, store, contents),
-        tracker,
-        tokens,
-        pool,
-        queue,
-        streams,
+    calls = _build_calls(
+        settings, route, Storage(spool, blobs, store, contents), tracker, tokens, pool, queue
     )
+    _add_servicers(server, calls, streams)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(SERVICE_NAMES, server)
     try:
         port = _listen(server, settings, credentials)
+        http = _http_server(settings, calls, gate)
     except SettingsError:
         await pool.close()
         raise
     await server.start()
     serving = await ServingHealth.started(health, SERVICE_NAMES[:4], pool)
     print(f"pixpress listening on {display_address(settings.host, port)}", flush=True)
+    if http is not None:
+        await http.start()
+        print(f"pixpress http on {display_address(settings.host, http.port)}", flush=True)
+    await _log_start(settings, route, credentials, store)
+
+    await stop.wait()
+    logger.info(
+        "shutting down: draining in-flight requests for up to %.0fs", settings.shutdown_grace
+    )
+    await drain_then_stop(
+        server,
+        settings.shutdown_grace,
+        serving,
+        drain_gate,
+        calls.compress.drain(settings.shutdown_grace),
+        queue.drained(),
+        streams.settled(),
+        *([] if http is None else [http.stop()]),
+    )
+    await sweeper.stop()
+    await pool.close()
+    store.close()
+    logger.info("stopped")
+
+
+async def _log_start(
+    settings: Settings,
+    route: Route,
+    credentials: grpc.ServerCredentials | None,
+    store: SqliteStore,
+) -> None:
     logger.info(
         "route=%s (%s) auth=%s workers=%d memory_budget=%d max_input_bytes=%d data_dir=%s",
         route.identifier,
@@ -201,24 +236,6 @@ async def serve(settings: Settings) -> None:
             settings.data_dir,
         )
 
-    await stop.wait()
-    logger.info(
-        "shutting down: draining in-flight requests for up to %.0fs", settings.shutdown_grace
-    )
-    await drain_then_stop(
-        server,
-        settings.shutdown_grace,
-        serving,
-        drain_gate,
-        compress.drain(settings.shutdown_grace),
-        queue.drained(),
-        streams.settled(),
-    )
-    await sweeper.stop()
-    await pool.close()
-    store.close()
-    logger.info("stopped")
-
 
 @dataclass(frozen=True, slots=True)
 class Storage:
@@ -230,8 +247,17 @@ class Storage:
     contents: Contents
 
 
-def _add_servicers(
-    server: grpc.aio.Server,
+@dataclass(frozen=True, slots=True)
+class Calls:
+    """The domain calls both edges make."""
+
+    compress: CompressCalls
+    assets: AssetCalls
+    actions: ActionCalls
+    routes: RouteCalls
+
+
+def _build_calls(
     settings: Settings,
     route: Route,
     storage: Storage,
@@ -239,9 +265,7 @@ def _add_servicers(
     tokens: PageTokens,
     pool: WorkerPool,
     queue: RequestQueue,
-    streams: IdleStreams,
-) -> CompressCalls:
-    """Build the pixpress servicers on `server`; the Compress one drains on shutdown."""
+) -> Calls:
     compressor = Compressor(
         Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames),
         pool,
@@ -260,10 +284,6 @@ def _add_servicers(
         settings.max_input_bytes,
         route,
     )
-    compress_pb2_grpc.add_CompressServiceServicer_to_server(
-        CompressServicer(compress, streams), server
-    )
-    routes = RouteCalls(route)
     assets = AssetCalls(
         storage.store,
         storage.blobs,
@@ -273,11 +293,26 @@ def _add_servicers(
         storage.contents,
         route,
     )
-    assets_pb2_grpc.add_AssetServiceServicer_to_server(AssetServicer(assets, streams), server)
-    actions = ActionCalls(tracker, storage.store, tokens, routes)
-    actions_pb2_grpc.add_ActionServiceServicer_to_server(ActionServicer(actions), server)
-    routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(routes), server)
-    return compress
+    routes = RouteCalls(route)
+    return Calls(compress, assets, ActionCalls(tracker, storage.store, tokens, routes), routes)
+
+
+def _add_servicers(server: grpc.aio.Server, calls: Calls, streams: IdleStreams) -> None:
+    compress_pb2_grpc.add_CompressServiceServicer_to_server(
+        CompressServicer(calls.compress, streams), server
+    )
+    assets_pb2_grpc.add_AssetServiceServicer_to_server(AssetServicer(calls.assets, streams), server)
+    actions_pb2_grpc.add_ActionServiceServicer_to_server(ActionServicer(calls.actions), server)
+    routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(calls.routes), server)
+
+
+def _http_server(settings: Settings, calls: Calls, gate: Gate | None) -> HttpServer | None:
+    """The HTTP edge over the same calls, its port bound now; None with --http-port off."""
+    if settings.http_port is None:
+        return None
+    sock = bind(settings.host, settings.http_port)
+    edge = Edge(calls.compress, calls.assets, calls.actions, calls.routes, gate)
+    return HttpServer(build_app(edge, __version__), settings, sock)
 
 
 def _listen(

@@ -35,6 +35,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 50051
+    http_port: int | None = 8080  # the HTTP/JSON API and the web page; None: off
     workers: int = os.cpu_count() or 1
     threads_per_worker: int = DEFAULT_THREADS_PER_WORKER
     max_input_bytes: int = 256 * MIB
@@ -144,6 +145,16 @@ def _boolean(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _port_or_off(text: str) -> int | None:
+    """A TCP port (0 picks a free one), or None for off."""
+    if text.strip().lower() in {"off", "none", "false", "no"}:
+        return None
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError("expected a port from 0 to 65535, or off")
+    return port
+
+
 def _owner_name(text: str) -> str:
     if not text or "/" in text or text != text.strip():
         raise ValueError("expected a name without '/' or surrounding spaces")
@@ -174,6 +185,9 @@ class _Flag:
 _FLAGS: Mapping[str, _Flag] = {
     "host": _Flag(str, "address to bind"),
     "port": _Flag(int, "port to bind (0 picks a free port)", minimum=0),
+    "http_port": _Flag(
+        _port_or_off, "HTTP/JSON API and web page port (0 picks a free port; off disables it)"
+    ),
     "workers": _Flag(int, "worker processes doing the image work", minimum=1),
     "threads_per_worker": _Flag(int, "libvips and oxipng threads in each worker", minimum=1),
     "max_input_bytes": _Flag(_byte_size, "largest accepted input (e.g. 256MiB)", minimum=1),

@@ -39,11 +39,11 @@ class Authenticator:
         """
         if not authorization:
             raise Unauthenticated(
-                "missing API key: send the metadata `authorization: Bearer <key>` "
-                "(the SDK and CLI read PIXPRESS_API_KEY)"
+                "missing API key: send `authorization: Bearer <key>` as an HTTP header or gRPC "
+                "metadata (the SDK and CLI read PIXPRESS_API_KEY)"
             )
         if not authorization.lower().startswith(_BEARER):
-            raise Unauthenticated("the authorization metadata must be `Bearer <key>`")
+            raise Unauthenticated("authorization must be `Bearer <key>`")
         presented = keys.parse(authorization[len(_BEARER) :].strip())
         if presented is None:
             raise Unauthenticated("invalid or revoked API key")

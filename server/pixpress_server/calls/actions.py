@@ -10,7 +10,7 @@ from pixpress_server.page_tokens import ListingScope
 from pixpress_server.store.records import ActionCursor
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncGenerator
 
     from pixpress_server.actions import ActionTracker
     from pixpress_server.calls.routes import RouteCalls
@@ -40,7 +40,7 @@ class ActionCalls:
     async def get(self, owner: str, action_id: str) -> ActionRecord:
         return await self._tracker.get(owner, action_id)
 
-    def watch(self, owner: str, action_id: str) -> AsyncIterator[ActionRecord]:
+    def watch(self, owner: str, action_id: str) -> AsyncGenerator[ActionRecord, None]:
         """The action now, then at each status change, until a terminal status."""
         return self._tracker.watch(owner, action_id)
 

@@ -12,7 +12,7 @@ from pixpress_server.processing.formats import SNIFF_BYTES
 from pixpress_server.store.records import AssetOrigin
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator
+    from collections.abc import AsyncIterator, Callable, Generator
 
     from pixpress_server.admission import RequestQueue
     from pixpress_server.blobs import BlobStore
@@ -91,7 +91,9 @@ class AssetCalls:
             yield chunk
 
 
-def chunks_of(file: IO[bytes], chunk_size: int, length: int | None = None) -> Iterator[bytes]:
+def chunks_of(
+    file: IO[bytes], chunk_size: int, length: int | None = None
+) -> Generator[bytes, None, None]:
     """The open file's bytes from where it stands, in pieces of at most chunk_size; closed
     after. `length` stops early (a Range request)."""
     with file:

@@ -7,16 +7,9 @@ from typing import TYPE_CHECKING
 from google.protobuf.timestamp_pb2 import Timestamp
 from pixpress.v1 import actions_pb2, assets_pb2, compress_pb2, image_pb2, routes_pb2
 
+from pixpress_server.calls.options import compress_options
 from pixpress_server.errors import InvalidInput
 from pixpress_server.processing.model import (
-    DEFAULT_EFFORT,
-    DEFAULT_QUALITY,
-    MAX_EFFORT,
-    MAX_QUALITY,
-    MAX_TARGET_SCORE,
-    MIN_EFFORT,
-    MIN_QUALITY,
-    MIN_TARGET_SCORE,
     CompressOptions,
     ImageFormat,
 )
@@ -59,57 +52,14 @@ def wire_format(image_format: str) -> image_pb2.ImageFormat.ValueType:
     return _WIRE_FORMATS.get(image_format, image_pb2.IMAGE_FORMAT_UNSPECIFIED)
 
 
-# Two ways to ask for the same thing. target_score with max_bytes is allowed: the budget is
-# the harder limit (the search's rule), and the result reports both the score and budget_met.
-BOTH_QUALITY_AND_SCORE = "Send quality or target_score, not both"
-
-
-def _int_between(name: str, value: int, low: int, high: int) -> int:
-    if not low <= value <= high:
-        raise InvalidInput(
-            f"Expected integer between {low} and {high} for {name} but received {value}"
-        )
-    return value
-
-
-def _target_score(message: compress_pb2.CompressOptions) -> float | None:
-    if not message.HasField("target_score"):
-        return None
-    score = message.target_score
-    if not MIN_TARGET_SCORE <= score <= MAX_TARGET_SCORE:  # NaN fails too
-        raise InvalidInput(
-            f"Expected number between {MIN_TARGET_SCORE:g} and {MAX_TARGET_SCORE:g} "
-            f"for target_score but received {score:g}"
-        )
-    return score
-
-
-def _max_bytes(message: compress_pb2.CompressOptions) -> int | None:
-    if not message.HasField("max_bytes"):
-        return None
-    if message.max_bytes < 1:
-        raise InvalidInput(
-            f"Expected integer at least 1 for max_bytes but received {message.max_bytes}"
-        )
-    return message.max_bytes
-
-
 def options_from_wire(message: compress_pb2.CompressOptions) -> CompressOptions:
-    """Validate the request's options; errors name the field, the range and the value."""
-    quality = message.quality if message.HasField("quality") else DEFAULT_QUALITY
-    _int_between("quality", quality, MIN_QUALITY, MAX_QUALITY)
-    effort = message.effort if message.HasField("effort") else DEFAULT_EFFORT
-    _int_between("effort", effort, MIN_EFFORT, MAX_EFFORT)
-    target_score = _target_score(message)
-    max_bytes = _max_bytes(message)
-    if target_score is not None and message.HasField("quality"):
-        raise InvalidInput(BOTH_QUALITY_AND_SCORE)
-    return CompressOptions(
-        quality=quality,
+    """Validate the request's options (unset fields take their defaults)."""
+    return compress_options(
+        quality=message.quality if message.HasField("quality") else None,
         keep_metadata=message.keep_metadata,
-        effort=effort,
-        target_score=target_score,
-        max_bytes=max_bytes,
+        effort=message.effort if message.HasField("effort") else None,
+        target_score=message.target_score if message.HasField("target_score") else None,
+        max_bytes=message.max_bytes if message.HasField("max_bytes") else None,
     )
 
 

@@ -1,0 +1,238 @@
+"""The JSON shapes of the HTTP API, as pydantic models (they make the OpenAPI document too).
+
+Actions, assets and routes read as the SDK's mappings do (the route page's dicts):
+`request_data`, `response_data`, `error`, `created_at` in ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pixpress_server.routes import PARAMETERS, ROUTE_RPCS, Route
+from pixpress_server.store.records import (
+    ActionRecord,
+    ActionRequestData,
+    ActionResponseData,
+    AssetRecord,
+)
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+class StageJson(BaseModel):
+    name: str
+    output_bytes: int
+    milliseconds: float
+
+
+class RequestDataJson(BaseModel):
+    quality: int = Field(description="0 when target_score was asked instead")
+    keep_metadata: bool
+    input_asset_id: str
+    input_size: int
+    input_format: str
+    store_output: bool
+    effort: int
+    target_score: float | None
+    max_bytes: int | None
+
+
+class ResponseDataJson(BaseModel):
+    format: str
+    output_size: int
+    width: int
+    height: int
+    frames: int
+    kept_original: bool
+    kept_original_reason: str
+    output_asset_id: str = Field(description='the stored output, or "" when not stored')
+    stages: list[StageJson]
+    quality: int = Field(description="the quality applied (chosen, for target_score/max_bytes)")
+    effort: int
+    score: float | None = Field(description="SSIMULACRA2 reached, for a target_score")
+    budget_met: bool | None = Field(description="whether the output fits max_bytes")
+
+
+class ErrorJson(BaseModel):
+    code: str = Field(description="the gRPC status name, e.g. INVALID_ARGUMENT")
+    message: str
+
+
+class ActionJson(BaseModel):
+    id: str
+    route_id: str
+    owner: str
+    status: Status
+    request_data: RequestDataJson
+    response_data: ResponseDataJson | None
+    error: ErrorJson | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+    @classmethod
+    def of(cls, action: ActionRecord) -> ActionJson:
+        return cls(
+            id=action.id,
+            route_id=action.route_id,
+            owner=action.owner,
+            status=action.status.value,
+            request_data=_request(action.request),
+            response_data=None if action.response is None else _response(action.response),
+            error=None
+            if action.error is None
+            else ErrorJson(code=action.error.code, message=action.error.message),
+            created_at=iso(action.created),
+            started_at=iso(action.started),
+            finished_at=iso(action.finished),
+        )
+
+
+def _request(request: ActionRequestData) -> RequestDataJson:
+    return RequestDataJson(
+        quality=request.quality,
+        keep_metadata=request.keep_metadata,
+        input_asset_id=request.input_asset_id,
+        input_size=request.input_size,
+        input_format=request.input_format,
+        store_output=request.store_output,
+        effort=request.effort,
+        target_score=request.target_score,
+        max_bytes=request.max_bytes,
+    )
+
+
+def _response(response: ActionResponseData) -> ResponseDataJson:
+    return ResponseDataJson(
+        format=response.format,
+        output_size=response.output_size,
+        width=response.width,
+        height=response.height,
+        frames=response.frames,
+        kept_original=response.kept_original,
+        kept_original_reason=response.kept_original_reason,
+        output_asset_id=response.output_asset_id,
+        stages=[
+            StageJson(name=s.name, output_bytes=s.output_bytes, milliseconds=s.milliseconds)
+            for s in response.stages
+        ],
+        quality=response.quality,
+        effort=response.effort,
+        score=response.score,
+        budget_met=response.budget_met,
+    )
+
+
+class ActionPageJson(BaseModel):
+    actions: list[ActionJson]
+    next_page_token: str = Field(description='"" on the last page')
+
+
+class AssetJson(BaseModel):
+    id: str
+    owner: str
+    size: int
+    format: str
+    sha256: str
+    created_at: str | None
+
+    @classmethod
+    def of(cls, asset: AssetRecord) -> AssetJson:
+        return cls(
+            id=asset.id,
+            owner=asset.owner,
+            size=asset.size,
+            format=asset.format,
+            sha256=asset.sha256,
+            created_at=iso(asset.created),
+        )
+
+
+class RouteJson(BaseModel):
+    id: str
+    identifier: str = Field(description="OWNER/NAME")
+    owner: str
+    name: str
+    visibility: Literal["public", "private"]
+    description: str
+    metadata: dict[str, Any] = Field(
+        description="parameters (name → JSON-schema-like dict), formats, limits, rpcs"
+    )
+
+    @classmethod
+    def of(cls, route: Route) -> RouteJson:
+        parameters: dict[str, dict[str, Any]] = {}
+        for parameter in PARAMETERS:
+            schema: dict[str, Any] = {
+                "type": parameter.type,
+                "description": parameter.description,
+            }
+            if parameter.default_json:
+                schema["default"] = json.loads(parameter.default_json)
+            if parameter.minimum is not None:
+                schema["minimum"] = parameter.minimum
+            if parameter.maximum is not None:
+                schema["maximum"] = parameter.maximum
+            parameters[parameter.name] = schema
+        return cls(
+            id=route.id,
+            identifier=route.identifier,
+            owner=route.owner,
+            name=route.name,
+            visibility=route.visibility.value,
+            description=route.description,
+            metadata={
+                "parameters": parameters,
+                "formats": list(route.formats),
+                "limits": {
+                    "max_input_bytes": route.limits.max_input_bytes,
+                    "max_pixels": route.limits.max_pixels,
+                    "max_frames": route.limits.max_frames,
+                },
+                "rpcs": list(ROUTE_RPCS),
+            },
+        )
+
+
+class UseBody(BaseModel):
+    """The route's parameters (its metadata's "parameters"); unknown names are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quality: int | None = Field(None, description="1-100, higher is better quality; default 80")
+    keep_metadata: bool = False
+    effort: int | None = Field(None, description="1-10; default 5")
+    target_score: float | None = Field(None, description="SSIMULACRA2 30-95, instead of quality")
+    max_bytes: int | None = Field(None, description="the best quality whose output fits")
+
+
+class InputAsset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assetId: str
+    assetType: Literal["file"] = "file"
+
+
+class UseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: UseBody = Field(default_factory=lambda: UseBody.model_validate({}))
+    input_asset: InputAsset | None = None
+
+
+class ProblemJson(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str = Field(description="the gRPC status name")
+    retry_after: int | None = Field(None, description="seconds, for a rate limit")
