@@ -45,7 +45,7 @@ def test_bigger_images_never_search_more() -> None:
 
 
 def test_default_effort_bands() -> None:
-    assert lossless_png(5, 32 * 32) == LosslessPng(5, zopfli=15)
+    assert lossless_png(5, 32 * 32) == LosslessPng(6, zopfli=15)
     assert lossless_png(5, 768 * 512) == LosslessPng(5)
     assert lossless_png(5, 4000 * 3000) == LosslessPng(2)
     assert lossless_png(5, 8000 * 8000) == LosslessPng(1)  # bounded: about 0.4 CPU-s/MP
@@ -94,4 +94,4 @@ def test_mode_names_the_search(tmp_path: Path) -> None:
     request = EncodeRequest(image, source.read_bytes(), 100, MetadataPolicy(keep_all=False), 5)
     encoded = png.encode(request)
     assert isinstance(encoded, Encoded)
-    assert (encoded.mode, encoded.postpass) == ("lossless oxipng 5 zopfli 15 fast", False)
+    assert (encoded.mode, encoded.postpass) == ("lossless oxipng 6 zopfli 15 fast", False)
