@@ -1,6 +1,5 @@
-"""What each PNG effort spends: the libimagequant effort and the oxipng level, by band.
-
-Shared by the PNG encoder (palette) and the oxipng post-pass (palette and lossless output).
+"""What each PNG effort spends: libimagequant effort and dither, the palette's deflate, and
+the oxipng level on lossless output. Shared by the PNG encoder and the oxipng post-pass.
 """
 
 from __future__ import annotations
@@ -9,7 +8,8 @@ from dataclasses import dataclass
 
 # Above this many pixels the default effort and below take the cheapest band: quantising
 # and oxipng both cost CPU per pixel, and a 64 MP photo at the default band took 75 CPU-s
-# (libimagequant effort 6: 40 s, oxipng level 1: 27 s) against a 30 s target.
+# (libimagequant effort 6: 40 s, oxipng level 1: 27 s) against a 30 s target; the band
+# (quantiser 1, no dither) took 10.8 CPU-s in process (benchmarks/bigpng.py's photo, Q 75).
 BIG_PIXELS = 16_000_000
 _BIG_EFFORT_CAP = 5
 
@@ -17,25 +17,33 @@ _BIG_EFFORT_CAP = 5
 @dataclass(frozen=True, slots=True)
 class PngEffort:
     """quantiser: libvips pngsave `effort` for the palette (libimagequant speed 11 - it).
-    oxipng: the post-pass level, None for none (libvips' own zlib level 6 instead)."""
+    dither: libimagequant's Floyd-Steinberg dithering level for the palette (0..1).
+    palette_deflate: the palette's libdeflate level (encoders.png.deflate_palette), None for
+    libvips' zlib level 6 alone.
+    oxipng: the post-pass level on lossless output, None for none."""
 
     quantiser: int
     oxipng: int | None
+    dither: float = 1.0
+    palette_deflate: int | None = None
 
 
-# benchmarks/levers_png_gif.py on 4 Kodak photos, Q 50/70/90, one thread, bytes / input at
-# mean SSIMULACRA2 70.0 / 77.8 and CPU-s per MP (sharp's settings, quantiser 7 + zlib 6:
-# 0.275 / 0.359 at 1.10-1.50): band 1-2 0.367 / (73.3 at best) at 0.38-0.41; band 3-4 0.363
-# at 0.61-0.67; band 5-6 0.259 / 0.337 at 1.40-1.53; band 7-8 0.258 / 0.335 at 1.61-1.69;
-# band 9-10 0.257 / 0.328 at 3.1-3.5. Quantiser efforts 1-4 give the same palettes (the
-# dithered remap, ~0.45 s/MP, is the floor); oxipng level 1 is 2-8% under level 0 (13% on a
-# 64 MP photo) for 2x its time; level 2 +0.1%, level 3 +0.5% for 3-4x level 1's time.
+# benchmarks/levers_png.py on 6 Kodak photos, Q 50/65/80/90, one thread; figures against
+# sharp's setting (quantiser 7, dither 1, zlib 6) in the same run. The palette's deflate:
+# libdeflate 10 (deflate_palette) is 6% under zlib 6; oxipng level 1's filter trials and
+# palette sorting add 0.01% for 1.5x its time, libdeflate 12 0.2% for 2x. Dither: efforts
+# below 6 (libimagequant speed 6+) have no dither map and full Floyd-Steinberg costs 6-8
+# SSIMULACRA2 points at Q 50, so they do not dither; with the map, dither 0.5 gives 1% fewer
+# bytes than 1.0 at the same or a higher score. Quantiser 1-4 give the same palettes; 5 is
+# 12% smaller than them at equal score (no dither). Pipeline CPU at Q 75, 3 interleaved
+# passes, against sharp's setting in process: band 1-2 0.34x, 5-6 1.07x (bytes -6.2%), 7-8
+# 1.47x (-6.3%), 9-10 2.03x (-6.7%). oxipng levels apply to lossless output only.
 _BANDS: tuple[tuple[int, PngEffort], ...] = (
-    (2, PngEffort(quantiser=1, oxipng=None)),
-    (4, PngEffort(quantiser=3, oxipng=0)),
-    (6, PngEffort(quantiser=6, oxipng=1)),
-    (8, PngEffort(quantiser=7, oxipng=2)),
-    (10, PngEffort(quantiser=10, oxipng=3)),
+    (2, PngEffort(quantiser=1, oxipng=None, dither=0.0)),
+    (4, PngEffort(quantiser=5, oxipng=0, dither=0.0, palette_deflate=10)),
+    (6, PngEffort(quantiser=6, oxipng=1, dither=0.5, palette_deflate=10)),
+    (8, PngEffort(quantiser=7, oxipng=2, dither=0.5, palette_deflate=12)),
+    (10, PngEffort(quantiser=10, oxipng=3, dither=0.5, palette_deflate=12)),
 )
 
 

@@ -1,18 +1,46 @@
-"""PNG: libimagequant palette when it holds the quality asked, else lossless; oxipng after.
-
-Effort (png_effort.py): 1-2 quantiser effort 1, libvips zlib only (oxipng 0 on lossless);
-3-4 effort 3, oxipng 0; 5-6 effort 6, oxipng 1; 7-8 effort 7, oxipng 2; 9-10 effort 10,
-oxipng 3. Above 16 MP, efforts up to 5 take the 1-2 band (per-pixel CPU).
-"""
+"""PNG: a libimagequant palette, re-deflated by libdeflate, when it holds the quality asked;
+else lossless through oxipng. What each effort spends is in png_effort.py."""
 
 from __future__ import annotations
+
+import logging
+import math
+
+import oxipng
+import pyvips
 
 from pixpress_server.processing import apng
 from pixpress_server.processing.encoders.base import Encoded, EncodeRequest, KeepOriginal
 from pixpress_server.processing.png_effort import png_effort
 from pixpress_server.processing.png_lossless import lossless_png
 from pixpress_server.processing.postpass import PostPassContext, optimise_lossless_png
-from pixpress_server.processing.vips import load_buffer, psnr
+from pixpress_server.processing.vips import VipsImage, load_buffer, psnr
+
+logger = logging.getLogger(__name__)
+logger.addHandler(logging.NullHandler())
+
+
+def deflate_palette(data: bytes, level: int) -> bytes:
+    """Re-deflate a palette PNG with libdeflate at `level`, rows unfiltered, chunks kept.
+
+    What oxipng level 1 saved on libimagequant output (6% under zlib 6 on Kodak photos) is
+    libdeflate's level 10 alone: its row filter trials and palette sorting added 0.01% for
+    1.5x the time (benchmarks/levers_png.py). libvips already wrote only the chunks the
+    metadata policy keeps.
+    """
+    try:
+        optimised = oxipng.optimize_from_memory(
+            data,
+            level=1,
+            filter=[oxipng.RowFilter.NoOp],
+            deflate=oxipng.Deflaters.libdeflater(level),
+            palette_reduction=False,
+            strip=oxipng.StripChunks.none(),
+        )
+    except oxipng.PngError as error:
+        logger.warning("palette deflate failed, keeping libvips' output: %s", error)
+        return data
+    return bytes(optimised) if len(optimised) < len(data) else data
 
 
 def min_palette_psnr(quality: int) -> float:
@@ -48,19 +76,40 @@ def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
         {
             "palette": True,
             "Q": request.quality,
-            # Quantiser effort 6 (libimagequant speed 5): after oxipng, 13-17% fewer bytes
-            # than effort 4 on the Kodak photos at a higher SSIMULACRA2 (71.4 vs 69.6 mean),
-            # for 2.5x the quantisation time; 7 gained under 1% over 6.
             "effort": settings.quantiser,
-            "dither": 1.0,
-            # oxipng re-deflates everything, so libvips' own level only matters without it.
-            "compression": 6 if settings.oxipng is None else 1,
+            "dither": settings.dither,
+            # Rows unfiltered (libvips' default, and what palette indices want); the
+            # libdeflate pass re-deflates everything, so zlib's own level then only costs.
+            "compression": 6 if settings.palette_deflate is None else 1,
             "keep": request.policy.vips_keep,
         },
     )
-    max_value = 65535.0 if image.band_format == "ushort" else 255.0
-    score = psnr(image, load_buffer(palette, image.format), max_value, candidate_max=255.0)
+    score = palette_psnr(image, load_buffer(palette, image.format))
     if score >= min_palette_psnr(request.quality):
+        if settings.palette_deflate is not None:
+            palette = deflate_palette(palette, settings.palette_deflate)
         mode = f"palette effort {settings.quantiser} (psnr {score:.1f} dB)"
-        return Encoded(palette, postpass=settings.oxipng is not None, mode=mode)
+        return Encoded(palette, postpass=False, mode=mode)
     return Encoded(request.source, postpass=True, mode=f"lossless (palette psnr {score:.1f} dB)")
+
+
+def palette_psnr(image: VipsImage, palette: VipsImage) -> float:
+    """vips.psnr of the palette against the image, in integer arithmetic for 8-bit RGB(A).
+
+    Same figure as the float pipeline for a sixth of its CPU (0.02 vs 0.14 s/MP on Kodak
+    photos); anything else (grey, 16-bit, bands that differ) takes vips.psnr.
+    """
+    same = image.bands == palette.bands and image.bands in (3, 4)
+    if not same or image.band_format != "uchar" or palette.band_format != "uchar":
+        max_value = 65535.0 if image.band_format == "ushort" else 255.0
+        return psnr(image, palette, max_value, candidate_max=255.0)
+    try:
+        difference = image.image - palette.image
+        mean_square = float((difference * difference).avg())
+    except pyvips.Error:
+        return psnr(image, palette, 255.0, candidate_max=255.0)  # raises the typed error
+    if mean_square == 0:
+        return math.inf
+    # vips.psnr averages over RGBA: an opaque image's alpha adds a band of zero error.
+    mean_square *= image.bands / 4
+    return 10 * math.log10(255.0**2 / mean_square)
