@@ -35,7 +35,10 @@ class PngEffort:
 # below 6 (libimagequant speed 6+) have no dither map and full Floyd-Steinberg costs 6-8
 # SSIMULACRA2 points at Q 50, so they do not dither; with the map, dither 0.5 gives 1% fewer
 # bytes than 1.0 at the same or a higher score. Quantiser 1-4 give the same palettes; 5 is
-# 12% smaller than them at equal score (no dither). Pipeline CPU at Q 75, 3 interleaved
+# 8-12% smaller than them at equal score (no dither). BD-rate vs sharp's setting and encode
+# CPU ratio, per band: 1-2 +12.8% at 0.32x, 3-4 -2.6% at 0.64x, 5-6 -5.6% at 0.99x, 7-8
+# -7.2% at 1.24x, 9-10 -8.0% at 1.77x (the most any lever gave); the round-1 default
+# (quantiser 6, dither 1, oxipng 1) -4.4% at 1.49x. Pipeline CPU at Q 75, 3 interleaved
 # passes, against sharp's setting in process: band 1-2 0.34x, 5-6 1.07x (bytes -6.2%), 7-8
 # 1.47x (-6.3%), 9-10 2.03x (-6.7%). oxipng levels apply to lossless output only.
 _BANDS: tuple[tuple[int, PngEffort], ...] = (
