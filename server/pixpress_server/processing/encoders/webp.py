@@ -15,6 +15,18 @@ LOSSY_EFFORT = (0, 1, 2, 2, 4, 4, 5, 5, 6, 6)
 LOSSLESS_EFFORT = (1, 1, 2, 4, 6, 6, 6, 6, 6, 6)
 # smart_subsample (sharp YUV) never paid: BD-rate +0.0% at method 4 for 2.27x the CPU, -0.3%
 # at method 6 for 1.44x, and 23 vs 15 bytes/pixel peak. It stays off.
+# The other libvips levers (benchmarks/levers_webp.py, 6 Kodak photos, q 50-95, against method
+# 4): smart_deblock (libwebp autofilter) -0.4% at 4.61x CPU, preset photo +2.8%, picture +2.6%,
+# drawing +0.8%, passes 3 -0.1% at 2.42x; method 5 -1.8% at 1.19x, 6 -4.1% at 2.84x. None pays
+# within sharp's CPU at the default (sharp runs the same libwebp at method 4, so the default's
+# bytes are sharp's), and nothing here nears -10%. Against method 5, method 6 is -2.3% at
+# 2.47x and method 6 + smart_deblock -3.0% at 6.00x: effort 10 alone, for the last bytes, takes
+# smart_deblock (-0.7% for 2.4x effort 9's CPU). alpha_q stays 100 (sharp's
+# too): below it alpha turns lossy, and on a radial-alpha kodim23 at Q 75 alpha_q 90 gave more
+# bytes than 100 (57 vs 52 kB), 75 and 50 fewer (38, 28 kB).
+
+
+SMART_DEBLOCK_EFFORT = 10
 
 
 def lossy_effort(effort: int) -> int:
@@ -59,5 +71,9 @@ def encode(request: EncodeRequest) -> Encoded | KeepOriginal:
         return KeepOriginal("lossy source at quality 100")
     effort = lossy_effort(request.effort)
     options = {"Q": request.quality, "effort": effort, "keep": keep}
+    mode = f"q={request.quality} effort={effort}"
+    if request.effort >= SMART_DEBLOCK_EFFORT:
+        options["smart_deblock"] = True
+        mode += " smart_deblock"
     data = request.image.save("webpsave_buffer", options)
-    return Encoded(data, postpass=False, mode=f"q={request.quality} effort={effort}")
+    return Encoded(data, postpass=False, mode=mode)
