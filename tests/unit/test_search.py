@@ -162,3 +162,10 @@ def test_one_step_from_a_first_trial_off_target_lands_in_the_early_exit_band(
     assert fake.calls == [70, second]
     assert result.met and result.chosen.quality == second
     assert result.chosen.score is not None and 70.5 <= result.chosen.score <= 70.5 + 1.0
+
+
+def test_a_format_with_its_own_anchors_starts_there() -> None:
+    webp = ((70.5, 76), (80.5, 87))
+    assert first_guess(70.5, webp) == 76
+    assert first_guess(80.5, webp) == 87
+    assert first_guess(75.5, webp) > first_guess(75.5)

@@ -17,7 +17,7 @@ from typing import TypeVar
 from pixpress_server.errors import InternalFailure, PixpressServerError
 from pixpress_server.processing import apng, vips
 from pixpress_server.processing.candidates import (
-    FIRST_GUESS_OFFSET,
+    FIRST_GUESS_ANCHORS,
     Candidates,
     scorable,
     top_quality,
@@ -41,6 +41,7 @@ from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
 from pixpress_server.processing.score import SAMPLED_MARGIN
 from pixpress_server.processing.search import (
     IDENTICAL,
+    JPEG_LIKE,
     SearchResult,
     first_guess,
     search_budget,
@@ -280,7 +281,7 @@ def _search(
         top = min(top, options.quality)
     elif scored:
         target = options.target_score + SAMPLED_MARGIN
-        start = first_guess(target) + FIRST_GUESS_OFFSET.get(image_format, 0)
+        start = first_guess(target, FIRST_GUESS_ANCHORS.get(image_format, JPEG_LIKE))
         found = search_target(candidates, target, MIN_QUALITY, top, start=start)
         top = found.chosen.quality
     else:  # no quality scale to walk: lossless reaches any target

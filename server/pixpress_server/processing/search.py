@@ -27,10 +27,10 @@ _POINTS_PER_QUALITY = 0.7
 _AIM = 0.2
 # The first guess: the median quality at which the corpus's photos (JPEG q 95 sources) reach
 # these sampled scores (the target plus score.SAMPLED_MARGIN); linear in between, and
-# _POINTS_PER_QUALITY beyond. Lossy WebP needed q 77 and 87 for the same scores: one JPEG-like
-# guess for both took 2.4 encodes per image where the previous line (q 71 and 85, WebP +4)
-# took 3.1.
-_FIRST_GUESS: tuple[tuple[float, int], tuple[float, int]] = ((70.5, 70), (80.5, 87))
+# _POINTS_PER_QUALITY beyond. It took 2.4 encodes per image where the previous line (q 71 and
+# 85, WebP +4) took 3.1. A format whose scale differs passes its own anchors.
+Anchors = tuple[tuple[float, int], tuple[float, int]]
+JPEG_LIKE: Anchors = ((70.5, 70), (80.5, 87))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +81,9 @@ def _scored(trial: Trial) -> float:
     return trial.score
 
 
-def first_guess(target: float) -> int:
-    """Where a JPEG/WebP-like scale typically reaches `target`: q 70 for 70.5, q 87 for 80.5."""
-    (low_score, low_quality), (high_score, high_quality) = _FIRST_GUESS
+def first_guess(target: float, anchors: Anchors = JPEG_LIKE) -> int:
+    """Where the scale typically reaches `target`: by default q 70 for 70.5, q 87 for 80.5."""
+    (low_score, low_quality), (high_score, high_quality) = anchors
     if target <= low_score:
         return round(low_quality + (target - low_score) / _POINTS_PER_QUALITY)
     if target >= high_score:
