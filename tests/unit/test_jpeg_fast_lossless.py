@@ -238,3 +238,11 @@ def test_libvips_chatter_stays_out_of_the_log(caplog: pytest.LogCaptureFixture) 
     vips.initialise(1)
     vips.check_jpeg_decodes(LANDSCAPE.read_bytes(), 1800, 1200)  # a libvips threadpool runs
     assert not [record for record in caplog.records if record.name.startswith("pyvips")]
+
+
+def test_lossless_paths_say_the_pixels_are_the_sources(tmp_path: Path) -> None:
+    """A target search scores these as identical instead of decoding and scoring them."""
+    source = camera_like(tmp_path)
+    assert encode(source, 85, 1).pixels_kept  # the stripped scans: bytes differ, pixels don't
+    assert encode(source, 85, 3).pixels_kept
+    assert not encode(source, 60, 1).pixels_kept  # a re-encode

@@ -50,6 +50,7 @@ def top_quality(image_format: ImageFormat, source: bytes) -> int:
 class _Candidate:
     output: bytes | None  # None: the original bytes
     postpass: bool
+    pixels_kept: bool = False
 
 
 @dataclass(slots=True)
@@ -78,7 +79,7 @@ class Candidates:
         started = time.perf_counter()
         candidate = self._encode(quality)
         size = len(self.source) if candidate.output is None else len(candidate.output)
-        score = self._score(candidate.output) if self.scored else None
+        score = self._score(candidate) if self.scored else None
         milliseconds = (time.perf_counter() - started) * 1000
         self.stages.append(StageReport(f"search_q{quality}", size, milliseconds))
         self._trials[quality] = Trial(quality, size, score)
@@ -103,12 +104,13 @@ class Candidates:
             output = encoded.data
             if wants_postpass and self.sized_after_postpass and postpass is not None:
                 output = postpass(output, self.context)
-            candidate = _Candidate(output, postpass=wants_postpass)
+            candidate = _Candidate(output, wants_postpass, encoded.pixels_kept)
         self._encoded[quality] = candidate
         return candidate
 
-    def _score(self, output: bytes | None) -> float:
-        if output is None or output == self.source:
+    def _score(self, candidate: _Candidate) -> float:
+        output = candidate.output
+        if output is None or candidate.pixels_kept or output == self.source:
             return IDENTICAL  # the original, or its lossless optimisation
         if self._scorer is None:
             self._scorer = Scorer(_array(vips.srgb8(self.image)))

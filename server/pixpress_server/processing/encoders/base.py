@@ -28,6 +28,7 @@ class Encoded:
     data: bytes
     postpass: bool
     mode: str  # short description for logs, e.g. "palette", "lossless", "q=80"
+    pixels_kept: bool = False  # the source's own pixels (a lossless path): scores as identical
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,7 +106,7 @@ def _lossless(request: EncodeRequest, quality: int | None) -> Encoded:
             vips.check_jpeg_decodes(request.source, image.width, image.height)
             if not keep_all:
                 kept = with_orientation(kept, image.get_int("orientation", NORMAL_ORIENTATION))
-            return Encoded(kept, postpass=False, mode=mode)
+            return Encoded(kept, postpass=False, mode=mode, pixels_kept=True)
     # mozjpeg transcodes truncated or corrupt data with only a warning: decode to check.
     image.check_decodes()
-    return Encoded(request.source, postpass=True, mode=mode)
+    return Encoded(request.source, postpass=True, mode=mode, pixels_kept=True)
