@@ -194,7 +194,8 @@ def markdown(
         "2 images in flight): JPEG `{quality, mozjpeg: true}`, PNG `{palette: true, quality}`, "
         "WebP `{quality}`; GIF has no quality in sharp, so q ≥ 90 reuses the input palette "
         "with `interFrameMaxError` (100 - q) / 2 and lower q sets `reuse: false`, "
-        "`colours` 16·2^((q - 50) / 10) (16..256) and `interFrameMaxError` (100 - q) / 5.",
+        "`colours` 16·2^((q - 50) / 10) (16..256; sharp rounds colours to a bit depth of 4 or "
+        "8, so every q < 90 is 16 colours) and `interFrameMaxError` (100 - q) / 5.",
         "- thumbor: its HTTP server (`--processes 2`, file loader, no storage), "
         "`/unsafe/filters:quality(Q)/NAME`, 4 requests in flight; the sweep covers JPEG and "
         "WebP only (thumbor re-saves PNG and GIF without a quality).",

@@ -17,6 +17,7 @@ sharp.cache(false);
 
 // GIF has no quality in sharp: below 90 the palette shrinks with the quality and the
 // inter-frame error grows, above it the input palette is reused (what sharp does by default).
+// sharp turns `colours` into a bit depth of 1, 2, 4 or 8, so 16..128 colours all give 16.
 function gifOptions(quality) {
   if (quality >= 90) {
     return { reuse: true, interFrameMaxError: Math.max(0, (100 - quality) / 2) };
