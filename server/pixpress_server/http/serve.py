@@ -31,8 +31,11 @@ class _EmbeddedServer(uvicorn.Server):
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port; SettingsError naming --http-port if it is taken."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        family, _, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        # proto must be IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets
+        # whose proto says TCP, and without it every keep-alive response waits ~40 ms (Nagle
+        # holds the body behind the headers until the client's delayed ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(1024)
