@@ -74,7 +74,12 @@ def parser() -> argparse.ArgumentParser:
         help=f"worker process counts to compare (default 1,{cores}: 1 and the usable cores)",
     )
     command.add_argument("--repeats", type=int, default=5, help="timed passes per configuration")
-    command.add_argument("--out", type=Path, default=Path("bench-out"), help="output directory")
+    command.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default bench-out; with --smoke a new temporary directory)",
+    )
     command.add_argument(
         "--big",
         action=argparse.BooleanOptionalAction,
@@ -132,6 +137,13 @@ def _keep_outputs(result: PassResult, target: Path) -> PassResult:
     return result
 
 
+def _out_dir(given: Path | None, smoke: bool) -> Path:
+    """--out, else bench-out; a smoke run is a check, not a result to keep in the checkout."""
+    if given is not None:
+        return given
+    return Path(tempfile.mkdtemp(prefix="pixpress-bench-smoke-")) if smoke else Path("bench-out")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.smoke:
@@ -139,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.concurrency, args.workers, args.repeats = [1], [1], 1
     big = args.big if args.big is not None else not args.smoke
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
-    out: Path = args.out
+    out = _out_dir(args.out, args.smoke)
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="pixpress-bench-"))
     try:

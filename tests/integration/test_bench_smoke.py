@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,8 +32,31 @@ def run_smoke(module: str, out: Path) -> dict[str, Any]:
 
 
 def test_smoke_run_writes_json_markdown_and_plots(tmp_path: Path) -> None:
-    out = tmp_path / "bench"
-    data = run_smoke("benchmarks", out)
+    """Without --out, into a new temporary directory: the working directory stays as it was."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke"],
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert list(checkout.iterdir()) == []
+    written = re.search(r"wrote (/\S+)/results\.json", completed.stderr)
+    assert written is not None, completed.stderr[-2000:]
+    out = Path(written[1])
+    try:
+        assert not out.is_relative_to(checkout)
+        check_smoke_outputs(json.loads((out / "results.json").read_text()), out)
+    finally:
+        shutil.rmtree(out)
+
+
+def check_smoke_outputs(data: dict[str, Any], out: Path) -> None:
     assert set(data) >= SECTIONS
     assert len(data["corpus"]["images"]) == 2
     modes = {row["mode"] for row in data["throughput"]}
