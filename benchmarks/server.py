@@ -77,7 +77,8 @@ class ServerProcess:
 
 
 def create_key(data_dir: Path, owner: str = "bench") -> str | None:
-    """`pixpress-server keys create --owner OWNER`: the printed key (None if unsupported)."""
+    """`pixpress-server keys create --init --owner OWNER`: the printed key (None if unsupported);
+    `--init` creates the data dir's store when the server has not run there yet."""
     completed = subprocess.run(
         [
             sys.executable,
@@ -85,6 +86,7 @@ def create_key(data_dir: Path, owner: str = "bench") -> str | None:
             "pixpress_server.main",
             "keys",
             "create",
+            "--init",
             "--owner",
             owner,
             "--data-dir",

@@ -42,7 +42,7 @@ def worker_processes(server: ServerProcess) -> list[psutil.Process]:
 
 
 def create_key(data_dir: Path, owner: str) -> str:
-    """`pixpress-server keys create --owner OWNER`: the printed key."""
+    """`pixpress-server keys create --init --owner OWNER`: the printed key."""
     key = benchmark_server.create_key(data_dir, owner)
     assert key is not None, "pixpress-server keys create failed"
     return key

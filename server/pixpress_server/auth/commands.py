@@ -27,20 +27,42 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     create = commands.add_parser("create", parents=[data_dir], help="print a new key, once")
     create.add_argument("--owner", required=True, help="who the key belongs to")
+    create.add_argument(
+        "--init",
+        action="store_true",
+        help="create the data dir when it has no store yet (else that is an error: a key in a "
+        "new, empty data dir is one the server on the real data dir rejects)",
+    )
     commands.add_parser("list", parents=[data_dir], help="id, owner, created, last used")
     revoke = commands.add_parser("revoke", parents=[data_dir], help="revoke a key by id")
     revoke.add_argument("id")
 
 
-def _store(arguments: argparse.Namespace) -> SqliteStore:
-    data_dir = arguments.data_dir or Path(os.environ.get(env_name("data_dir"), Settings().data_dir))
+def _data_dir(arguments: argparse.Namespace) -> Path:
+    """The data dir the command acts on, absolute: --data-dir, $PIXPRESS_DATA_DIR or the default."""
+    given = arguments.data_dir or Path(os.environ.get(env_name("data_dir"), Settings().data_dir))
+    return Path(given).resolve()
+
+
+def _store(data_dir: Path) -> SqliteStore:
     restrict_new_files()  # the store holds key hashes: owner-only, as the server makes it
     tighten(data_dir)
     return SqliteStore(Settings(data_dir=data_dir).database_path)
 
 
 def run(arguments: argparse.Namespace) -> int:
-    store = _store(arguments)
+    data_dir = _data_dir(arguments)
+    may_create = arguments.keys_command == "create" and arguments.init
+    if not Settings(data_dir=data_dir).database_path.exists() and not may_create:
+        advice = (
+            "pass the server's --data-dir, or --init to create a new data dir there"
+            if arguments.keys_command == "create"
+            else "pass the server's --data-dir"
+        )
+        print(f"pixpress-server: no pixpress data dir at {data_dir}: {advice}", file=sys.stderr)
+        return 2
+    print(f"pixpress-server: data dir {data_dir}", file=sys.stderr)
+    store = _store(data_dir)
     try:
         return asyncio.run(_COMMANDS[arguments.keys_command](store, arguments))
     finally:
