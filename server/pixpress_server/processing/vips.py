@@ -33,13 +33,32 @@ _LOADERS: Mapping[ImageFormat, str] = {
 _MULTI_PAGE = frozenset({"webpload", "gifload", "heifload", "tiffload"})
 
 
+class _AsDebug(logging.Filter):
+    """libvips' INFO and MESSAGE lines (its chatter) become DEBUG records; warnings stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return True
+
+
+_AS_DEBUG = _AsDebug()
+
+
 def initialise(threads: int) -> None:
     """Once per process: no operation cache (every request is new data), no untrusted loaders,
-    `threads` libvips worker threads, libvips' own log from its warnings up."""
+    `threads` libvips worker threads, libvips' chatter at DEBUG (call after logging is set up)."""
     # libvips logs "threadpool completed with 1 workers" at INFO after every pixel pipeline
-    # (one or more per request), which the server's INFO level formatted and wrote to its log:
-    # 3% of a tiny JPEG's compress CPU.
-    logging.getLogger("pyvips").setLevel(logging.WARNING)
+    # (one or more per request): at the server's INFO level it was most of the log, and
+    # formatting it cost 3% of a tiny JPEG's compress CPU. Above DEBUG it is never recorded.
+    chatter = logging.getLogger("pyvips")
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        # INFO, not DEBUG: the binding's own DEBUG lines (pyvips.vobject and the others)
+        # give every operation's arguments, the image bytes included.
+        chatter.setLevel(logging.INFO)
+        chatter.addFilter(_AS_DEBUG)  # once: addFilter ignores a filter already there
+    else:
+        chatter.setLevel(logging.WARNING)
     pyvips.concurrency_set(threads)
     pyvips.cache_set_max(0)
     pyvips.cache_set_max_mem(0)
