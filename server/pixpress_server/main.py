@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
 from pixpress.v1 import (
     actions_pb2,
     actions_pb2_grpc,
@@ -54,6 +53,7 @@ from pixpress_server.processing.model import Limits
 from pixpress_server.ratelimit import FailureWindow, TokenBuckets
 from pixpress_server.retention import Retention, Sweeper
 from pixpress_server.routes import Route, RouteLimits, Visibility
+from pixpress_server.servicers import reflection
 from pixpress_server.servicers.actions import ActionServicer
 from pixpress_server.servicers.assets import AssetServicer
 from pixpress_server.servicers.compress import CompressServicer
@@ -75,7 +75,8 @@ SERVICE_NAMES = (
     actions_pb2.DESCRIPTOR.services_by_name["ActionService"].full_name,
     routes_pb2.DESCRIPTOR.services_by_name["RouteService"].full_name,
     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-    reflection.SERVICE_NAME,
+    reflection.V1_SERVICE_NAME,
+    reflection.V1ALPHA_SERVICE_NAME,
 )
 _MESSAGE_LIMIT = 4 * 1024 * 1024
 # Streams one connection may have open at once (HTTP/2 SETTINGS; more wait client-side),
@@ -171,7 +172,7 @@ async def serve(settings: Settings) -> None:
     _add_servicers(server, calls, streams)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(SERVICE_NAMES, server)
+    reflection.enable(SERVICE_NAMES, server)
     try:
         port = _listen(server, settings, credentials)
         http = _http_server(settings, calls, gate)
