@@ -312,7 +312,14 @@ def _http_server(settings: Settings, calls: Calls, gate: Gate | None) -> HttpSer
     if settings.http_port is None:
         return None
     sock = bind(settings.host, settings.http_port)
-    edge = Edge(calls.compress, calls.assets, calls.actions, calls.routes, gate)
+    edge = Edge(
+        calls.compress,
+        calls.assets,
+        calls.actions,
+        calls.routes,
+        gate,
+        settings.stream_idle_timeout,
+    )
     return HttpServer(build_app(edge, __version__), settings, sock)
 
 

@@ -25,7 +25,9 @@ def assets_router(edge: Edge) -> APIRouter:
         "/v1/assets", status_code=201, summary="Upload an image", openapi_extra=_IMAGE_BODY
     )
     async def upload(request: Request, owner: Owner) -> JSONResponse:
-        asset = await edge.assets.upload(owner, image_chunks(request), lambda: False)
+        asset = await edge.assets.upload(
+            owner, image_chunks(request, edge.idle_seconds), lambda: False
+        )
         return JSONResponse(
             AssetJson.of(asset).model_dump(),
             status_code=201,

@@ -82,7 +82,7 @@ def compress_router(edge: Edge) -> APIRouter:
         events = edge.compress.stream(
             owner,
             CompressRequest(options, store_output=store_output),
-            image_chunks(request),
+            image_chunks(request, edge.idle_seconds),
             lambda: (StatusName.CANCELLED, DISCONNECTED),
             lambda: False,
         )
@@ -110,10 +110,15 @@ def compress_router(edge: Edge) -> APIRouter:
 
 
 async def _body(
-    events: AsyncGenerator[Started | Finished, None], output: Path
+    events: AsyncGenerator[Started | Finished, None], output: Path, request: Request
 ) -> AsyncGenerator[bytes, None]:
     """The output's bytes; once all are sent, the action succeeds (closing early cancels)."""
     async with contextlib.aclosing(events):
         for chunk in read_chunks(output, RESPONSE_CHUNK_BYTES):
+            # uvicorn drops what is sent after a disconnect without an error, so a client
+            # that left would otherwise look served.
+            if await request.is_disconnected():
+                return
             yield chunk
-        await anext(events, None)
+        if not await request.is_disconnected():
+            await anext(events, None)

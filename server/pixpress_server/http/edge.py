@@ -25,6 +25,7 @@ class Edge:
     actions: ActionCalls
     routes: RouteCalls
     gate: Gate | None  # None: --insecure-no-auth
+    idle_seconds: float = 60.0  # --stream-idle-timeout: a body that stalls longer is ended
 
     async def caller(self, request: Request) -> str:
         """The owner of the request's API key (set for the request's logs, as gRPC does)."""
