@@ -10,29 +10,27 @@ import argparse
 import contextlib
 import functools
 import itertools
-import os
-import shutil
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from pixpress import __version__
 from pixpress._client import Client
 from pixpress._config import API_KEY_ENV, DEFAULT_TARGET, TARGET_ENV
 from pixpress._convert import compress_options
 from pixpress._errors import InvalidOptionsError, PixpressError, ResourceExhaustedError
-from pixpress._files import temporary_sibling
 from pixpress._models import Action, ActionStatus
-from pixpress._plan import IMAGE_EXTENSIONS, Job, PlanError, plan_jobs, walk_images
+from pixpress._outputs import OutputError, prepare_directories, write_atomically
+from pixpress._plan import IMAGE_EXTENSIONS, STDIO, Existing, Job, PlanError, plan, walk_images
 from pixpress._render import action_block, action_line, asset_line, route_block, to_json
+from pixpress._report import Reporter, Summary, Verbosity, error_parts
 from pixpress._results import CompressResult
 from pixpress._sizes import parse_size
 from pixpress._tls import TLS_CA_ENV, read_certificates
@@ -47,7 +45,7 @@ from pixpress._validation import (
     check_target_score,
 )
 
-__all__ = ["build_parser", "main"]
+__all__ = ["Summary", "build_parser", "main", "write_atomically"]
 
 EXIT_OK = 0
 EXIT_FAILURES = 1
@@ -61,12 +59,25 @@ COMPRESS_EPILOG = f"""\
 where outputs go:
   one file, no -o         writes NAME.min.EXT next to it (the input is never touched)
   one file, -o FILE       writes FILE (if FILE is an existing directory, FILE/NAME)
+  one file, -o DIR/       writes DIR/NAME (a trailing slash means a directory, created)
   several inputs or DIRs  need -o DIR: each directory's tree is mirrored below DIR
                           (its contents, not the directory itself), files go to DIR/NAME
   --in-place              replaces each input, only when the result is smaller
-Walking a directory picks up regular files ending in
+  -  (the only input)     reads standard input, writes standard output (or -o FILE)
+  -o -                    writes the one result to standard output
+An existing output is refused before anything is sent, unless --force (overwrite it) or
+--skip-existing (leave it, counted as skipped). Output directories are created and checked
+for writing first. Walking a directory picks up regular files ending in
 {" ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))} (any case), without following
-symlinks; files named on the command line are always sent.
+symlinks; the rest is skipped (listed by --verbose, counted in the summary); files named on
+the command line are always sent.
+
+Standard output carries only data: image bytes (-o -), JSON lines (--json), action ids
+(--async). Progress, --verbose lines, errors and the summary go to standard error.
+--json prints one object per file: input, output, format, input_size, output_size,
+saved_bytes, saving, quality, effort, score, budget_met, kept_original(_reason), width,
+height, frames, action_id, error (null, or {{code, message}}); "skipped" for an existing
+output left by --skip-existing. Ctrl-C stops, prints the summary so far, exits 130.
 
 --async uploads each file as an asset and submits it (SubmitCompress) instead: it prints
 the action id (PATH<TAB>ACTION_ID per line for several inputs) and writes nothing; follow
@@ -74,7 +85,8 @@ with `pixpress actions watch ID`, fetch with `pixpress assets download`.
 
 exit status: 0 when every file succeeded, 1 when any failed (each failure is printed to
 stderr as "PATH: CODE: message", CODE being the gRPC status such as INVALID_ARGUMENT, or
-IO_ERROR for local files), 2 for usage errors.
+IO_ERROR for local files, named by the output path when writing failed), 2 for usage errors
+(an existing output without --force or --skip-existing among them), 130 on Ctrl-C.
 """
 
 PLATFORM_EPILOG = """\
@@ -203,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pixpress", description="Compress images in their own format on a pixpress server."
     )
+    parser.add_argument("--version", action="version", version=f"pixpress {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     compress = commands.add_parser(
         "compress",
@@ -212,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=COMPRESS_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    compress.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="file or directory")
+    compress.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help=f"file or directory; {STDIO} for standard input"
+    )
+    compress.add_argument("--version", action="version", version=f"pixpress {__version__}")
     compress.add_argument(
         "-q",
         "--quality",
@@ -245,7 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
         " SIZE as 200000, 200k (k, M, G: powers of 1000) or 1MiB (KiB, MiB, GiB: of 1024)",
     )
     target = compress.add_mutually_exclusive_group()
-    target.add_argument("-o", "--output", type=Path, metavar="OUT", help="output file or directory")
+    target.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help=f"output file, or directory (DIR/ with a slash); {STDIO} for standard output",
+    )
     target.add_argument("--in-place", action="store_true", help="replace the inputs")
     compress.add_argument(
         "--keep-metadata", action="store_true", help="keep EXIF, XMP, IPTC (stripped by default)"
@@ -263,6 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="submit",
         action="store_true",
         help="upload each file as an asset, submit it, print the action id (writes nothing)",
+    )
+    existing = compress.add_mutually_exclusive_group()
+    existing.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    existing.add_argument(
+        "--skip-existing", action="store_true", help="leave existing outputs, send nothing for them"
+    )
+    compress.add_argument(
+        "--json", action="store_true", help="print a JSON line per file on standard output"
+    )
+    talk = compress.add_mutually_exclusive_group()
+    talk.add_argument("--quiet", action="store_true", help="print errors only")
+    talk.add_argument(
+        "-v", "--verbose", action="store_true", help="print a line per file, skipped ones too"
     )
     compress.set_defaults(handler=run_compress, parser=compress)
     _add_platform_commands(commands)
@@ -381,7 +415,7 @@ class Choices:
             max_bytes=self.max_bytes,
         )
 
-    def compress(self, client: Client, source: Path) -> CompressResult:
+    def compress(self, client: Client, source: Path | bytes) -> CompressResult:
         return client.compress(
             source,
             self.quality,
@@ -416,84 +450,10 @@ class Choices:
         return "pixpress compress" + (f" ({', '.join(asked)})" if asked else "")
 
 
-@dataclass
-class Summary:
-    """Totals: bytes and saving over the files compressed; failures are listed apart.
-
-    With --target-score it shows the lowest and median score reached, with --max-bytes how
-    many outputs are over the budget (when nothing fits, the smallest one tried comes back).
-    """
-
-    compressed: int = 0
-    kept: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    failures: list[str] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    budgets: int = 0
-    over_budget: int = 0
-    title: str = "pixpress compress"
-
-    def add(self, result: CompressResult) -> None:
-        self.compressed += 1
-        self.kept += result.kept_original
-        self.bytes_in += result.input_size
-        self.bytes_out += result.output_size
-        if result.score is not None:
-            self.scores.append(result.score)
-        if result.budget_met is not None:
-            self.budgets += 1
-            self.over_budget += not result.budget_met
-
-    def table(self) -> Table:
-        saved = 1 - self.bytes_out / self.bytes_in if self.bytes_in else 0.0
-        table = Table(title=self.title)
-        cells = {
-            "files": str(self.compressed + len(self.failures)),
-            "compressed": str(self.compressed),
-            "kept original": str(self.kept),
-            "bytes in": f"{self.bytes_in:,}",
-            "bytes out": f"{self.bytes_out:,}",
-            "saved": f"{saved:.1%}",
-        }
-        if self.scores:
-            cells["lowest score"] = f"{min(self.scores):.1f}"
-            cells["median score"] = f"{statistics.median(self.scores):.1f}"
-        if self.budgets:
-            cells["over budget"] = str(self.over_budget)
-        cells["failed"] = str(len(self.failures))
-        for column in cells:
-            table.add_column(column, justify="right")
-        table.add_row(*cells.values())
-        return table
-
-
 def failure_line(path: Path, error: Exception) -> str:
     """`PATH: CODE: message`, CODE a gRPC status name (IO_ERROR for local file errors)."""
-    if isinstance(error, PixpressError):
-        return f"{path}: {error.code.name}: {error.message}"
-    if isinstance(error, OSError):
-        return f"{path}: IO_ERROR: {error.strerror or error}"
-    return f"{path}: {type(error).__name__}: {error}"
-
-
-def write_atomically(destination: Path, data: bytes, mode_from: Path | None = None) -> None:
-    """Write via a temporary file in the same directory, so a reader never sees half a file.
-
-    The new file gets the umask's mode, or `mode_from`'s permissions when replacing a file.
-    """
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_sibling(destination)
-    try:
-        with open(temporary, "xb") as file:
-            file.write(data)
-        if mode_from is not None:
-            shutil.copymode(mode_from, temporary)
-        os.replace(temporary, destination)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    code, message = error_parts(error)
+    return f"{path}: {code}: {message}"
 
 
 # A busy server or a rate limit answers RESOURCE_EXHAUSTED with a retry hint: a tree of many
@@ -507,12 +467,14 @@ def compress_with_retries(
     job: Job,
     choices: Choices,
     sleep: Callable[[float], None] = time.sleep,
+    data: bytes | None = None,
 ) -> CompressResult:
-    """`client.compress`, retried after the server's hint while it answers RESOURCE_EXHAUSTED
-    with one (up to MAX_RETRIES times); any other error, or no hint, is raised at once."""
+    """`client.compress` of the job's file (or `data`, read from stdin), retried after the
+    server's hint while it answers RESOURCE_EXHAUSTED with one (up to MAX_RETRIES times);
+    any other error, or no hint, is raised at once."""
     for attempt in range(MAX_RETRIES + 1):
         try:
-            return choices.compress(client, job.source)
+            return choices.compress(client, job.source if data is None else data)
         except ResourceExhaustedError as error:
             if error.retry_after is None or attempt == MAX_RETRIES:
                 raise
@@ -520,10 +482,15 @@ def compress_with_retries(
     raise AssertionError("unreachable")
 
 
-def compress_one(client: Client, job: Job, choices: Choices) -> CompressResult:
+def compress_one(
+    client: Client, job: Job, choices: Choices, data: bytes | None = None
+) -> CompressResult:
     """Compress one file and write its output (in place only when it got smaller)."""
-    result = compress_with_retries(client, job, choices)
-    if job.in_place:
+    result = compress_with_retries(client, job, choices, data=data)
+    if job.to_stdout:
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
+    elif job.in_place:
         if not result.kept_original:
             write_atomically(job.destination, result.data, mode_from=job.source)
     else:
@@ -532,9 +499,10 @@ def compress_one(client: Client, job: Job, choices: Choices) -> CompressResult:
 
 
 @contextlib.contextmanager
-def _progress(console: Console, total: int) -> Iterator[Callable[[], None]]:
-    """A progress bar on a terminal; elsewhere nothing. Yields the 'one more done' function."""
-    if not console.is_terminal:
+def _progress(console: Console, total: int, quiet: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar on a terminal; elsewhere, or --quiet, nothing. Yields the 'one more done'
+    function."""
+    if quiet or not console.is_terminal:
         yield lambda: None
         return
     columns = (TextColumn("compressing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -543,44 +511,75 @@ def _progress(console: Console, total: int) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
+def _verbosity(args: argparse.Namespace) -> Verbosity:
+    if args.quiet:
+        return Verbosity.QUIET
+    return Verbosity.VERBOSE if args.verbose else Verbosity.NORMAL
+
+
+def _existing(args: argparse.Namespace) -> Existing:
+    if args.force:
+        return Existing.OVERWRITE
+    return Existing.SKIP if args.skip_existing else Existing.REFUSE
+
+
 def run_compress(args: argparse.Namespace) -> int:
-    """`pixpress compress`: plan outputs, send up to --jobs files at once, summarise."""
+    """`pixpress compress`: plan outputs and check them, send up to --jobs files at once,
+    report each file and summarise (the summary so far on Ctrl-C)."""
     choices = Choices.from_args(args)
     if args.submit:
         return run_compress_async(args, choices)
+    parser: argparse.ArgumentParser = args.parser
     try:
-        jobs = plan_jobs(args.inputs, args.output, in_place=args.in_place)
+        planned = plan(args.inputs, args.output, in_place=args.in_place, existing=_existing(args))
     except PlanError as error:
-        args.parser.error(str(error))  # exits 2
+        parser.error(str(error))  # exits 2
+    to_stdout = any(job.to_stdout for job in planned.jobs)
+    if to_stdout and args.json:
+        parser.error(f"--json and -o {STDIO} would both write to standard output")
+    if to_stdout and sys.stdout.isatty() and not args.force:
+        parser.error("image bytes are not written to a terminal: redirect, or use -o FILE")
+    try:
+        prepare_directories(planned.output_directories)
+    except OutputError as error:
+        print(f"{error.path}: IO_ERROR: {error.reason}", file=sys.stderr)
+        return EXIT_FAILURES
+    reporter = Reporter(Summary(title=choices.title()), _verbosity(args), args.json)
+    for item in planned.skipped:
+        reporter.skipped(item)
+    jobs = planned.jobs
     if not jobs:
-        print("pixpress: no images found", file=sys.stderr)
+        if not planned.skipped:
+            print("pixpress: no images found", file=sys.stderr)
+        else:
+            reporter.finish(0)
         return EXIT_OK
-    stderr = Console(stderr=True)
-    summary = Summary(title=choices.title())
+    stdin = sys.stdin.buffer.read() if jobs[0].from_stdin else None
+    interrupted = False
     # Exit order matters on Ctrl-C: closing the client cancels the calls in flight, so the
     # pool's shutdown does not wait for them.
     with (
         ThreadPoolExecutor(args.jobs, thread_name_prefix="pixpress") as pool,
         _open_client(args) as client,
-        _progress(stderr, len(jobs)) as advance,
+        _progress(reporter.stderr, len(jobs), args.quiet) as advance,
     ):
         futures: dict[Future[CompressResult], Job] = {
-            pool.submit(compress_one, client, job, choices): job for job in jobs
+            pool.submit(compress_one, client, job, choices, stdin): job for job in jobs
         }
         try:
             for future in as_completed(futures):
                 advance()
                 try:
-                    summary.add(future.result())
-                except (PixpressError, OSError) as error:
-                    line = failure_line(futures[future].source, error)
-                    summary.failures.append(line)
-                    print(line, file=sys.stderr)
+                    reporter.compressed(futures[future], future.result())
+                except (PixpressError, OSError, OutputError) as error:
+                    reporter.failed(futures[future], error)
         except KeyboardInterrupt:
+            interrupted = True
             pool.shutdown(wait=False, cancel_futures=True)
-            return EXIT_INTERRUPTED
-    Console().print(summary.table())
-    return EXIT_FAILURES if summary.failures else EXIT_OK
+    reporter.finish(len(jobs), interrupted=interrupted)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURES if reporter.summary.failures else EXIT_OK
 
 
 def _async_sources(args: argparse.Namespace) -> list[Path]:
@@ -588,7 +587,10 @@ def _async_sources(args: argparse.Namespace) -> list[Path]:
     if args.output is not None or args.in_place:
         args.parser.error("--async writes nothing: it cannot be combined with -o or --in-place")
     sources: list[Path] = []
-    for path in args.inputs:
+    for text in args.inputs:
+        if text == STDIO:
+            args.parser.error(f"--async uploads files: it cannot read {STDIO} (standard input)")
+        path = Path(text)
         if path.is_dir():
             sources.extend(walk_images(path))
         elif path.exists():
@@ -746,7 +748,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

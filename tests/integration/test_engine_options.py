@@ -249,8 +249,8 @@ def test_route_use_sends_the_engine_options(client: Client, photo: Path) -> None
     assert budget["response_data"]["budget_met"] is True
 
 
-def pixpress(server: tuple[ServerProcess, str], *argv: str) -> str:
-    """`python -m pixpress.cli ARGV` as the key's owner; asserts exit 0, returns stdout."""
+def pixpress(server: tuple[ServerProcess, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """`python -m pixpress.cli ARGV` as the key's owner; asserts exit 0."""
     process, key = server
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
     env |= {"PIXPRESS_SERVER": process.address, "PIXPRESS_API_KEY": key, "COLUMNS": "200"}
@@ -263,7 +263,7 @@ def pixpress(server: tuple[ServerProcess, str], *argv: str) -> str:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    return completed.stdout
+    return completed
 
 
 def test_cli_flags_reach_the_server(
@@ -271,15 +271,16 @@ def test_cli_flags_reach_the_server(
 ) -> None:
     out = tmp_path / "out.jpg"
     argv = ["compress", str(photo), "-o", str(out), "--effort", "2", "--max-bytes", "1MiB"]
-    printed = pixpress(server, *argv)
+    printed = pixpress(server, *argv).stderr  # the summary; stdout carries only data
     assert "max bytes 1,048,576, effort 2" in printed
     assert "over budget" in printed
     assert 0 < out.stat().st_size <= photo.stat().st_size
-    scored = pixpress(server, "compress", str(photo), "-o", str(out), "--target-score", "70")
+    argv = ["compress", str(photo), "-o", str(out), "--target-score", "70", "--force"]
+    scored = pixpress(server, *argv).stderr
     assert "target score 70.0" in scored and "median score" in scored
     submitted = pixpress(
         server, "compress", "--async", str(photo), "--effort", "4", "--target-score", "70"
-    )
+    ).stdout
     action = client.actions.wait(submitted.strip(), timeout=WAIT)
     assert (action.request.effort, action.request.target_score) == (4, 70.0)
     assert action["status"] == "succeeded", action.error

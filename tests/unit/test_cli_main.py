@@ -34,13 +34,13 @@ def test_parse_defaults():
     assert (args.quality, args.jobs, args.output, args.server) == (None, 4, None, None)
     assert (args.keep_metadata, args.in_place) == (False, False)
     assert (args.effort, args.target_score, args.max_bytes) == (None, None, None)
-    assert args.inputs == [Path("a.jpg")]
+    assert args.inputs == ["a.jpg"]  # text: "-" means stdin, "DIR/" a directory
 
 
 def test_parse_everything():
     argv = ["compress", "a", "b", "-q", "55", "-o", "out", "--server", "h:1", "--keep-metadata"]
     args = build_parser().parse_args([*argv, "-j", "8"])
-    assert (args.quality, args.jobs, args.output, args.server) == (55, 8, Path("out"), "h:1")
+    assert (args.quality, args.jobs, args.output, args.server) == (55, 8, "out", "h:1")
     assert args.keep_metadata is True
 
 
@@ -76,7 +76,7 @@ def test_one_file_with_output(tmp_path, target, capsys):
     assert main(["compress", str(source), "-o", str(out), "--server", target]) == 0
     assert out.read_bytes() == b"setyb gepj"
     assert source.read_bytes() == b"jpeg bytes"
-    assert "saved" in capsys.readouterr().out
+    assert "saved" in capsys.readouterr().err  # the summary: stdout carries only data
 
 
 def test_one_file_without_output_writes_min_sibling(tmp_path, target, monkeypatch):
@@ -118,8 +118,9 @@ def test_all_good_exits_zero_and_summarises(tmp_path, target, capsys):
     argv = ["compress", str(tmp_path / "a.jpg"), str(tmp_path / "b.png"), "-o", str(out)]
     assert main([*argv, "--server", target]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""
-    assert "20" in captured.out  # bytes in
+    assert captured.out == ""  # the summary goes to stderr: stdout carries only data
+    assert "20" in captured.err  # bytes in
+    assert "INVALID_ARGUMENT" not in captured.err
 
 
 def test_unreachable_server_fails_every_file(tmp_path, capsys):
@@ -147,7 +148,8 @@ def test_runs_as_a_module(tmp_path, target):
         check=False,
     )
     assert completed.returncode == 1
-    assert completed.stderr == f"{source}: INVALID_ARGUMENT: unsupported format\n"
+    assert completed.stderr.startswith(f"{source}: INVALID_ARGUMENT: unsupported format\n")
+    assert completed.stdout == ""
     assert not (tmp_path / "a.min.jpg").exists()
 
 
