@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from pixpress._plan import Job, Skipped
 from pixpress._results import CompressResult
 
 __all__ = ["Reporter", "Summary", "Verbosity", "error_parts", "result_fields"]
+
+WIDE = 160
 
 
 class Verbosity(enum.IntEnum):
@@ -149,6 +152,8 @@ class Reporter:
         self.verbosity = verbosity
         self.as_json = as_json
         self.stderr = Console(stderr=True)
+        if not self.stderr.is_terminal and "COLUMNS" not in os.environ:
+            self.stderr.width = WIDE  # a log file: rich's 80 columns would clip the headers
 
     def _say(self, line: str, stream: TextIO | None = None) -> None:
         print(line, file=stream or sys.stderr, flush=True)
@@ -190,8 +195,9 @@ class Reporter:
             self._say(f"{item.path}: skipped: {item.reason}{where}")
 
     def finish(self, total: int, interrupted: bool = False) -> None:
-        """The summary table on stderr (not with --quiet); an interrupted run says so."""
-        if interrupted:
-            self.summary.title += f": interrupted after {self.summary.done} of {total} files"
+        """The summary table on stderr (not with --quiet); then, when interrupted, a line
+        saying how far it got (even with --quiet: the run did not finish)."""
         if self.verbosity >= Verbosity.NORMAL:
             self.stderr.print(self.summary.table())
+        if interrupted:
+            self._say(f"pixpress: interrupted after {self.summary.done} of {total} files")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import re
 import shutil
 import signal
@@ -47,7 +48,8 @@ def pixpress(
 ) -> subprocess.CompletedProcess[bytes]:
     """`python -m pixpress.cli ARGV` as this module's owner; stdout and stderr as bytes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
-    env |= {"PIXPRESS_SERVER": server.address, "PIXPRESS_API_KEY": key, "COLUMNS": "200"}
+    env |= {"PIXPRESS_SERVER": server.address, "PIXPRESS_API_KEY": key}
+    env.pop("COLUMNS", None)  # the summary must fit a log file's lines by itself
     return subprocess.run(
         [sys.executable, "-m", "pixpress.cli", *map(str, argv)],
         input=stdin if stdin is not None else b"",
@@ -63,7 +65,7 @@ def action_count(client: Client) -> int:
 
 
 def summary_cells(stderr: str) -> dict[str, str]:
-    """The summary table's header and row, as {column: cell} (headers on one line at 200)."""
+    """The summary table's header and row, as {column: cell} (each header on one line)."""
     lines = [line for line in stderr.splitlines() if line.startswith(("┃", "│"))]
     header, row = lines[0], lines[-1]
     names = [cell.strip() for cell in header.strip("┃").split("┃")]
@@ -142,6 +144,44 @@ def test_an_unwritable_output_is_found_before_compressing_and_named(
     stderr = completed.stderr.decode()
     assert stderr.startswith(f"{out}: IO_ERROR: Not a directory"), stderr
     assert str(tree) not in stderr
+    assert action_count(client) == before
+
+
+def test_a_write_failing_after_compression_names_the_output(
+    server: ServerProcess, key: str, tmp_path: Path
+) -> None:
+    tree = tree_of(tmp_path / "in", a_jpg=JPEG, b_png=PNG)
+    out = tmp_path / "out"
+    (out / "a.jpg" / "in-the-way").mkdir(parents=True)  # a non-empty directory at the output
+    completed = pixpress(server, key, "compress", tree, "-o", out, "--force")
+    assert completed.returncode == 1
+    stderr = completed.stderr.decode()
+    assert f"{out / 'a.jpg'}: IO_ERROR: " in stderr
+    assert f"{tree / 'a.jpg'}:" not in stderr
+    assert (out / "b.png").exists()
+
+
+def test_image_bytes_are_not_written_to_a_terminal(
+    server: ServerProcess, key: str, client: Client
+) -> None:
+    primary, secondary = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
+    env |= {"PIXPRESS_SERVER": server.address, "PIXPRESS_API_KEY": key}
+    before = action_count(client)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "pixpress.cli", "compress", str(JPEG), "-o", "-"],
+            stdout=secondary,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=WAIT,
+            check=False,
+        )
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert completed.returncode == 2
+    assert b"image bytes are not written to a terminal" in completed.stderr
     assert action_count(client) == before
 
 
@@ -344,7 +384,7 @@ def test_ctrl_c_prints_the_partial_summary_and_exits_130(
     tree = tree_of(tmp_path / "in", **{f"p{n:02d}_jpg": JPEG for n in range(total)})
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
-    env |= {"PIXPRESS_SERVER": server.address, "PIXPRESS_API_KEY": key, "COLUMNS": "200"}
+    env |= {"PIXPRESS_SERVER": server.address, "PIXPRESS_API_KEY": key}
     command = [sys.executable, "-m", "pixpress.cli", "compress", str(tree), "-o", str(out)]
     with subprocess.Popen(
         [*command, "-j", "1", "-v"],
