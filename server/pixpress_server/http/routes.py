@@ -1,6 +1,6 @@
 """Routes over HTTP, in the route page's shape: metadata by id or OWNER/NAME, and `use`."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
@@ -9,22 +9,54 @@ from pixpress_server.calls.compress import CompressRequest
 from pixpress_server.calls.options import compress_options
 from pixpress_server.http.compress import _PROBLEMS
 from pixpress_server.http.edge import Edge
-from pixpress_server.http.schemas import ActionJson, RouteJson, UseRequest
+from pixpress_server.http.schemas import (
+    ActionJson,
+    RouteId,
+    RouteJson,
+    RouteName,
+    RouteOwner,
+    UseRequest,
+)
 
 RESPOND_ASYNC = "respond-async"
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such route, or a private one of another owner; or no such asset"}
+}
+_LOCATION = {"Location": {"description": "the action's URL", "schema": {"type": "string"}}}
+_ACTION = {"$ref": "#/components/schemas/ActionJson"}
+_USE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the finished action: `response_data` on success, `error` if it failed "
+        "(a use without input_asset is recorded FAILED)",
+        "headers": _LOCATION,
+    },
+    202: {
+        "description": "`Prefer: respond-async` was sent: the queued action, to poll or watch",
+        "headers": {
+            **_LOCATION,
+            "Preference-Applied": {"description": "respond-async", "schema": {"type": "string"}},
+        },
+        "content": {"application/json": {"schema": _ACTION}},
+    },
+    **_NOT_FOUND,
+}
+_USE_SUMMARY = "Use the route: compress an uploaded image, the output kept as an asset"
+_USE_DESCRIPTION = (
+    "Waits and answers the finished action (200). With `Prefer: respond-async`, answers "
+    "`202 Accepted` at once with the queued action; `Location` is its URL, and "
+    "`GET /v1/actions/{id}/events` follows it to the end."
+)
+
+Prefer = Annotated[
+    str | None,
+    Header(description="`respond-async`: answer 202 with the queued action instead of waiting"),
+]
 
 
 def routes_router(edge: Edge) -> APIRouter:
     router = APIRouter(tags=["routes"], responses=_PROBLEMS)
     Owner = Annotated[str, Depends(edge.caller)]
-
-    @router.get("/v1/routes/{route_id}", summary="A route's metadata, by id")
-    async def get_by_id(route_id: str, owner: Owner) -> RouteJson:
-        return RouteJson.of(edge.routes.describe(owner, route_id))
-
-    @router.get("/v1/routes/{route_owner}/{name}", summary="A route's metadata, by OWNER/NAME")
-    async def get_by_identifier(route_owner: str, name: str, owner: Owner) -> RouteJson:
-        return RouteJson.of(edge.routes.describe(owner, f"{route_owner}/{name}"))
 
     async def use(
         reference: str, payload: UseRequest, owner: str, prefer: str | None, request: Request
@@ -50,33 +82,52 @@ def routes_router(edge: Edge) -> APIRouter:
                 break
         return JSONResponse(ActionJson.of(latest).model_dump(), headers=location)
 
-    use_summary = (
-        "Use the route: compress the input asset (output stored); answers the finished "
-        "action, or 202 with the queued one when `Prefer: respond-async` is sent"
+    @router.post(
+        "/v1/routes/{route_id}/use",
+        summary=_USE_SUMMARY,
+        description=_USE_DESCRIPTION,
+        response_model=ActionJson,
+        responses=_USE_RESPONSES,
     )
-
-    @router.post("/v1/routes/{route_id}/use", summary=use_summary, response_model=ActionJson)
     async def use_by_id(
-        route_id: str,
+        route_id: RouteId,
         payload: UseRequest,
         owner: Owner,
         request: Request,
-        prefer: Annotated[str | None, Header()] = None,
+        prefer: Prefer = None,
     ) -> JSONResponse:
         return await use(route_id, payload, owner, prefer, request)
 
     @router.post(
-        "/v1/routes/{route_owner}/{name}/use", summary=use_summary, response_model=ActionJson
+        "/v1/routes/{route_owner}/{name}/use",
+        summary=_USE_SUMMARY,
+        description=_USE_DESCRIPTION,
+        response_model=ActionJson,
+        responses=_USE_RESPONSES,
     )
     async def use_by_identifier(
-        route_owner: str,
-        name: str,
+        route_owner: RouteOwner,
+        name: RouteName,
         payload: UseRequest,
         owner: Owner,
         request: Request,
-        prefer: Annotated[str | None, Header()] = None,
+        prefer: Prefer = None,
     ) -> JSONResponse:
         return await use(f"{route_owner}/{name}", payload, owner, prefer, request)
+
+    @router.get("/v1/routes/{route_id}", summary="A route's metadata, by id", responses=_NOT_FOUND)
+    async def get_by_id(route_id: RouteId, owner: Owner) -> RouteJson:
+        return RouteJson.of(edge.routes.describe(owner, route_id))
+
+    @router.get(
+        "/v1/routes/{route_owner}/{name}",
+        summary="A route's metadata, by OWNER/NAME",
+        responses=_NOT_FOUND,
+    )
+    async def get_by_identifier(
+        route_owner: RouteOwner, name: RouteName, owner: Owner
+    ) -> RouteJson:
+        return RouteJson.of(edge.routes.describe(owner, f"{route_owner}/{name}"))
 
     return router
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from pixpress_server.routes import PARAMETERS, ROUTE_RPCS, Route
 from pixpress_server.store.records import (
@@ -22,9 +24,39 @@ from pixpress_server.store.records import (
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
+_UUID: JsonDict = {"format": "uuid"}
+# Ids are plain strings checked by the domain calls (their INVALID_ARGUMENT message is the
+# gRPC edge's); the schema says what they must be.
+ActionId = Annotated[str, Path(description="the action's id (a UUID)", json_schema_extra=_UUID)]
+AssetId = Annotated[str, Path(description="the asset's id (a UUID)", json_schema_extra=_UUID)]
+RouteId = Annotated[str, Path(description="the route's id (a UUID)", json_schema_extra=_UUID)]
+RouteOwner = Annotated[str, Path(description="the route's owner, e.g. pixpress")]
+RouteName = Annotated[str, Path(description="the route's name, e.g. compress-an-image")]
+
+
+def _range(low: float, high: float | None = None) -> JsonDict:
+    """The bounds the domain checks, for the schema only (compress_options validates once)."""
+    return {"minimum": low} if high is None else {"minimum": low, "maximum": high}
+
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+QUALITY = "1-100, higher is better quality; default 80"
+KEEP_METADATA = "keep EXIF, ICC and XMP metadata"
+EFFORT = "1-10, more CPU for fewer bytes; default 5"
+TARGET_SCORE = "SSIMULACRA2 30-95: the cheapest quality reaching it, instead of quality"
+MAX_BYTES = "the best quality whose output fits in this many bytes"
+
+# The compression options as query parameters (POST /v1/compress), with the same bounds.
+QualityQuery = Annotated[int | None, Query(description=QUALITY, json_schema_extra=_range(1, 100))]
+KeepMetadataQuery = Annotated[bool, Query(description=KEEP_METADATA)]
+EffortQuery = Annotated[int | None, Query(description=EFFORT, json_schema_extra=_range(1, 10))]
+TargetScoreQuery = Annotated[
+    float | None, Query(description=TARGET_SCORE, json_schema_extra=_range(30, 95))
+]
+MaxBytesQuery = Annotated[int | None, Query(description=MAX_BYTES, json_schema_extra=_range(1))]
 
 
 class StageJson(BaseModel):
@@ -207,25 +239,35 @@ class UseBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    quality: int | None = Field(None, description="1-100, higher is better quality; default 80")
-    keep_metadata: bool = False
-    effort: int | None = Field(None, description="1-10; default 5")
-    target_score: float | None = Field(None, description="SSIMULACRA2 30-95, instead of quality")
-    max_bytes: int | None = Field(None, description="the best quality whose output fits")
+    quality: int | None = Field(None, description=QUALITY, json_schema_extra=_range(1, 100))
+    keep_metadata: bool = Field(False, description=KEEP_METADATA)
+    effort: int | None = Field(None, description=EFFORT, json_schema_extra=_range(1, 10))
+    target_score: float | None = Field(
+        None, description=TARGET_SCORE, json_schema_extra=_range(30, 95)
+    )
+    max_bytes: int | None = Field(None, description=MAX_BYTES, json_schema_extra=_range(1))
 
 
 class InputAsset(BaseModel):
+    """The image to compress: an uploaded asset of yours."""
+
     model_config = ConfigDict(extra="forbid")
 
-    assetId: str
+    assetId: str = Field(description="the asset's id (POST /v1/assets)", json_schema_extra=_UUID)
     assetType: Literal["file"] = "file"
 
 
 class UseRequest(BaseModel):
+    """A use of the route: its parameters, and the input asset."""
+
     model_config = ConfigDict(extra="forbid")
 
-    body: UseBody = Field(default_factory=lambda: UseBody.model_validate({}))
-    input_asset: InputAsset | None = None
+    body: UseBody = Field(
+        default_factory=lambda: UseBody.model_validate({}), description="the route's parameters"
+    )
+    input_asset: InputAsset | None = Field(
+        None, description="without one, the use is recorded as a FAILED action"
+    )
 
 
 class ProblemJson(BaseModel):
