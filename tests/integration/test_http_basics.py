@@ -1,13 +1,20 @@
-"""The HTTP edge on a real server: compress raw and multipart, problems, keys, docs."""
+"""The HTTP edge on a real server: compress raw and multipart, problems, keys, docs, HTTPS
+and mutual TLS on the HTTP port, and the README's curl examples run as written."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import ssl
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from tests.integration.server_process import ServerProcess, create_key, start_server
 
@@ -108,3 +115,155 @@ def test_openapi_and_the_docs_are_served_without_a_cdn(server: ServerProcess) ->
     assert "/v1/actions/{action_id}/events" in spec["paths"]
     assert "cdn" not in docs.lower() and "https://" not in docs
     assert script.status_code == 200 and len(script.content) > 100_000
+
+
+# TLS: the HTTP port uses the gRPC port's --tls-cert/--tls-key (and --tls-client-ca)
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_ca: Path
+    client_cert: Path
+    client_key: Path
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    directory = tmp_path_factory.mktemp("pki")
+    server_ca, client_ca = trustme.CA(), trustme.CA()
+    server = server_ca.issue_cert("localhost", "127.0.0.1")
+    client = client_ca.issue_cert("client@example.com")
+    pki = Pki(
+        *(directory / name for name in ("ca.pem", "s.pem", "s.key", "cca.pem", "c.pem", "c.key"))
+    )
+    server_ca.cert_pem.write_to_path(str(pki.ca))
+    server.private_key_and_cert_chain_pem.write_to_path(str(pki.server_cert))
+    server.private_key_pem.write_to_path(str(pki.server_key))
+    client_ca.cert_pem.write_to_path(str(pki.client_ca))
+    client.cert_chain_pems[0].write_to_path(str(pki.client_cert))
+    client.private_key_pem.write_to_path(str(pki.client_key))
+    return pki
+
+
+def _tls_server(data_dir: Path, pki: Pki, *extra: str) -> ServerProcess:
+    tls = ["--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)]
+    process = start_server(data_dir, ["--workers", "1", *tls, *extra])
+    process.api_key = create_key(data_dir, "alice")
+    return process
+
+
+def test_the_http_port_serves_https_with_the_grpc_certificate(
+    pki: Pki, tmp_path: Path, photo: bytes
+) -> None:
+    process = _tls_server(tmp_path / "data", pki)
+    headers = {"Authorization": f"Bearer {process.api_key}"}
+    try:
+        with httpx.Client(verify=ssl.create_default_context(cafile=pki.ca), timeout=120) as http:
+            response = http.post(
+                f"https://{process.http_address}/v1/compress", headers=headers, content=photo
+            )
+        with httpx.Client(timeout=30) as plain, pytest.raises(httpx.TransportError):
+            plain.get(f"http://{process.http_address}/v1/actions", headers=headers)
+        with httpx.Client(timeout=30) as stranger, pytest.raises(httpx.ConnectError):
+            stranger.get(f"https://{process.http_address}/v1/actions", headers=headers)
+        curled = _curl(
+            f'curl -sS --cacert {pki.ca} -H "Authorization: Bearer $PIXPRESS_API_KEY" '
+            f"https://{process.http_address}/v1/routes/pixpress/compress-an-image",
+            tmp_path,
+            process.api_key,
+        )
+    finally:
+        assert process.stop() == 0
+    assert response.status_code == 200, response.text
+    assert response.content.startswith(b"\x89PNG")
+    assert json.loads(curled)["name"] == "compress-an-image"
+
+
+def test_mutual_tls_on_the_http_port_needs_a_client_certificate(pki: Pki, tmp_path: Path) -> None:
+    process = _tls_server(tmp_path / "data", pki, "--tls-client-ca", str(pki.client_ca))
+    url = f"https://{process.http_address}/v1/routes/pixpress/compress-an-image"
+    headers = {"Authorization": f"Bearer {process.api_key}"}
+    try:
+        anonymous = ssl.create_default_context(cafile=pki.ca)
+        with (
+            httpx.Client(verify=anonymous, timeout=30) as http,
+            pytest.raises(httpx.TransportError),
+        ):
+            http.get(url, headers=headers)
+        known = ssl.create_default_context(cafile=pki.ca)
+        known.load_cert_chain(pki.client_cert, pki.client_key)
+        with httpx.Client(verify=known, timeout=30) as http:
+            response = http.get(url, headers=headers)
+    finally:
+        assert process.stop() == 0
+    assert response.status_code == 200 and response.json()["name"] == "compress-an-image"
+
+
+# The README's curl examples, run as written (only the host, port and key replaced)
+
+README_HOST = "localhost:8080"
+CURL_EXAMPLES = {
+    "compress": 'curl -sS -H "Authorization: Bearer $PIXPRESS_API_KEY" --data-binary @photo.png '
+    '"http://localhost:8080/v1/compress?quality=75" -o photo.min.png -D headers.txt',
+    "multipart": 'curl -sS -H "Authorization: Bearer $PIXPRESS_API_KEY" -F file=@photo.png '
+    '"http://localhost:8080/v1/compress?target_score=80&effort=7" -o photo.s80.png',
+    "store": 'curl -sS -H "Authorization: Bearer $PIXPRESS_API_KEY" --data-binary @photo.png '
+    '"http://localhost:8080/v1/compress?max_bytes=200000&store_output=true" '
+    "-o /dev/null -D - | grep -i '^x-pixpress-output-asset-id'",
+    "upload": 'curl -sS -H "Authorization: Bearer $PIXPRESS_API_KEY" --data-binary @photo.png '
+    "http://localhost:8080/v1/assets",
+    "download": 'curl -sS -H "Authorization: Bearer $PIXPRESS_API_KEY" '
+    "http://localhost:8080/v1/assets/$ASSET_ID/content -o copy.png",
+    "range": 'curl -sS -H "Authorization: Bearer $PIXPRESS_API_KEY" -r 0-99 '
+    "http://localhost:8080/v1/assets/$ASSET_ID/content -o first100.bin",
+    "delete": 'curl -sS -o /dev/null -w "%{http_code}\\n" -X DELETE '
+    '-H "Authorization: Bearer $PIXPRESS_API_KEY" http://localhost:8080/v1/assets/$ASSET_ID',
+    "problem": 'curl -sS -H "Authorization: Bearer $PIXPRESS_API_KEY" --data-binary @photo.png '
+    '"http://localhost:8080/v1/compress?quality=101"',
+}
+
+
+def _curl(command: str, cwd: Path, key: str | None, **env: str) -> str:
+    completed = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {command}"],
+        cwd=cwd,
+        env={**os.environ, "PIXPRESS_API_KEY": key or "", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, (command, completed.stderr)
+    return completed.stdout
+
+
+def test_the_readme_curl_examples_work_as_written(
+    server: ServerProcess, photo: bytes, tmp_path: Path
+) -> None:
+    (tmp_path / "photo.png").write_bytes(photo)
+
+    def run(name: str, **env: str) -> str:
+        command = CURL_EXAMPLES[name].replace(README_HOST, server.http_address)
+        return _curl(command, tmp_path, server.api_key, **env)
+
+    run("compress")
+    compressed = (tmp_path / "photo.min.png").read_bytes()
+    headers = (tmp_path / "headers.txt").read_text().lower()
+    assert compressed.startswith(b"\x89PNG") and len(compressed) < len(photo)
+    assert f"x-pixpress-output-size: {len(compressed)}" in headers
+    assert "content-type: image/png" in headers and "server-timing: " in headers
+    run("multipart")
+    assert (tmp_path / "photo.s80.png").read_bytes().startswith(b"\x89PNG")
+    assert run("store").lower().startswith("x-pixpress-output-asset-id: ")
+    asset = json.loads(run("upload"))
+    assert asset["size"] == len(photo) and asset["format"] == "png"
+    run("download", ASSET_ID=asset["id"])
+    assert (tmp_path / "copy.png").read_bytes() == photo
+    run("range", ASSET_ID=asset["id"])
+    assert (tmp_path / "first100.bin").read_bytes() == photo[:100]
+    assert run("delete", ASSET_ID=asset["id"]).strip() == "204"
+    problem = json.loads(run("problem"))
+    assert problem["status"] == 400 and problem["code"] == "INVALID_ARGUMENT"
