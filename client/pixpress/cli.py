@@ -64,7 +64,8 @@ where outputs go:
                           (its contents, not the directory itself), files go to DIR/NAME
   --in-place              replaces each input, only when the result is smaller
   -  (the only input)     reads standard input, writes standard output (or -o FILE)
-  -o -                    writes the one result to standard output
+  -o -                    writes the one result to standard output (never to a terminal,
+                          unless --force)
 An existing output is refused before anything is sent, unless --force (overwrite it) or
 --skip-existing (leave it, counted as skipped). Output directories are created and checked
 for writing first. Walking a directory picks up regular files ending in
