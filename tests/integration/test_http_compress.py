@@ -457,6 +457,32 @@ def test_a_client_leaving_mid_response_does_not_leave_the_action_running(
     assert wait_no_tmp_files(server) == []
 
 
+def test_a_client_that_stops_reading_loses_the_response_after_the_idle_time(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The client takes the headers, then reads nothing: the action ends FAILED with
+    DEADLINE_EXCEEDED (as on gRPC), its files are freed and the connection is closed."""
+    noise = _noise_jpeg(tmp_path / "noise.jpg", 2500)
+    known = action_ids(server)
+    with raw_connection(server, receive_buffer=4096) as sock:
+        sock.sendall(
+            request_head(server, "/v1/compress?quality=100", f"Content-Length: {len(noise)}")
+            + noise
+        )
+        status, head = read_response(sock, whole=False)
+        assert status == 200, head[:300]
+        action = wait_terminal(server, newest_action_after(server, known))
+        assert action["status"] == "failed", action
+        assert action["error"]["code"] == "DEADLINE_EXCEEDED"  # type: ignore[index]
+        assert "--stream-idle-timeout" in action["error"]["message"]  # type: ignore[index]
+        assert wait_no_tmp_files(server) == []
+        received = len(head)
+        while data := sock.recv(1 << 20):  # the rest of what was sent, then the close
+            received += len(data)
+    length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+    assert length is not None and received < len(head) + int(length[1])
+
+
 # memory
 
 

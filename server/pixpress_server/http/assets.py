@@ -70,12 +70,18 @@ def assets_router(edge: Edge) -> APIRouter:
             headers["Content-Length"] = str(end - start + 1)
             body = _iterate(chunks_of(file, RESPONSE_CHUNK_BYTES, end - start + 1))
             return ClosingStreamingResponse(
-                body, status_code=206, media_type=media_type, headers=headers
+                body,
+                status_code=206,
+                media_type=media_type,
+                headers=headers,
+                idle_seconds=edge.idle_seconds,
             )
         file = edge.assets.open(asset)
         headers["Content-Length"] = str(asset.size)
         body = _iterate(chunks_of(file, RESPONSE_CHUNK_BYTES))
-        return ClosingStreamingResponse(body, media_type=media_type, headers=headers)
+        return ClosingStreamingResponse(
+            body, media_type=media_type, headers=headers, idle_seconds=edge.idle_seconds
+        )
 
     @router.delete("/v1/assets/{asset_id}", status_code=204, summary="Delete an asset")
     async def delete(asset_id: str, owner: Owner) -> Response:

@@ -20,6 +20,7 @@ from pixpress_server.http.responses import (
     result_headers,
 )
 from pixpress_server.http.schemas import ProblemJson
+from pixpress_server.servicers.idle import StreamIdle
 from pixpress_server.spool import read_chunks
 
 RESPONSE_CHUNK_BYTES = 1024 * 1024
@@ -101,9 +102,10 @@ def compress_router(edge: Edge) -> APIRouter:
             await events.aclose()
             raise
         return ClosingStreamingResponse(
-            _body(events, finished.done.output),
+            _body(events, finished.done.output, request),
             media_type=MIME_TYPES.get(finished.done.outcome.header.format),
             headers=result_headers(finished.done, finished.action_id),
+            idle_seconds=edge.idle_seconds,
         )
 
     return router
@@ -114,11 +116,15 @@ async def _body(
 ) -> AsyncGenerator[bytes, None]:
     """The output's bytes; once all are sent, the action succeeds (closing early cancels)."""
     async with contextlib.aclosing(events):
-        for chunk in read_chunks(output, RESPONSE_CHUNK_BYTES):
-            # uvicorn drops what is sent after a disconnect without an error, so a client
-            # that left would otherwise look served.
-            if await request.is_disconnected():
-                return
-            yield chunk
+        try:
+            for chunk in read_chunks(output, RESPONSE_CHUNK_BYTES):
+                # uvicorn drops what is sent after a disconnect without an error, so a client
+                # that left would otherwise look served.
+                if await request.is_disconnected():
+                    return
+                yield chunk
+        except StreamIdle as error:
+            await events.athrow(error)  # recorded DEADLINE_EXCEEDED, as on gRPC
+            raise
         if not await request.is_disconnected():
             await anext(events, None)

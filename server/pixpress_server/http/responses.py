@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import StreamingResponse
 
 from pixpress_server.processing.formats import FORMATS
+from pixpress_server.servicers.idle import StreamIdle
 
 if TYPE_CHECKING:
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import Message, Receive, Scope, Send
 
     from pixpress_server.compression import Done
+
+logger = logging.getLogger(__name__)
 
 MIME_TYPES = {spec.format.value: spec.mime for spec in FORMATS}
 ACTION_ID_HEADER = "X-Pixpress-Action-Id"
@@ -20,15 +26,51 @@ ACTION_ID_HEADER = "X-Pixpress-Action-Id"
 
 class ClosingStreamingResponse(StreamingResponse):
     """A StreamingResponse whose body generator is closed however the response ends (a client
-    that goes away mid-body included), so its cleanup runs now, not at garbage collection."""
+    that goes away mid-body included), so its cleanup runs now, not at garbage collection.
+
+    With `idle_seconds`, a client that takes no bytes for that long (its receive window stays
+    full) loses the response: StreamIdle is thrown into the body generator, so its cleanup
+    can record why, and the connection is closed (--stream-idle-timeout, as on gRPC).
+    """
+
+    def __init__(self, *args: Any, idle_seconds: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._idle_seconds = idle_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, self._timed(send))
+        except StreamIdle as error:
+            logger.info("response abandoned: %s", error.public_message)
+            throw: Any = getattr(self.body_iterator, "athrow", None)
+            if throw is not None:
+                with contextlib.suppress(StreamIdle, StopAsyncIteration):
+                    await throw(error)
+            # Returning with the response incomplete makes uvicorn close the connection.
         finally:
             close: Any = getattr(self.body_iterator, "aclose", None)
             if close is not None:
                 await close()
+
+    def _timed(self, send: Send) -> Send:
+        seconds = self._idle_seconds
+        if seconds is None:
+            return send
+
+        async def send_in_time(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            try:
+                async with asyncio.timeout(seconds):
+                    await send(message)
+            except TimeoutError:
+                raise StreamIdle(
+                    f"the client read nothing for {seconds:g} s: the call was ended "
+                    "(--stream-idle-timeout)"
+                ) from None
+
+        return send_in_time
 
 
 def _token(name: str) -> str:
