@@ -238,6 +238,7 @@ def test_compare_shows_both_images_at_one_to_one_with_a_keyboard_divider(page: A
     assert divider.get_attribute("aria-valuenow") == "100"
     clip = page.evaluate("getComputedStyle(document.getElementById('compare-clip')).clipPath")
     assert "100%" in clip
+    assert not page.locator("#compare-side").is_visible()
     page.check("input[name=compare-mode][value=side]")
     assert page.locator("#compare-side").is_visible()
     assert not page.locator("#compare-slider").is_visible()
@@ -293,6 +294,9 @@ def test_a_wrong_key_says_so_and_the_right_one_resends(
     context = browser.new_context()
     tab = context.new_page()
     try:
+        # Listening now turns the chooser's interception on before the key press below (it is
+        # switched on asynchronously when the first listener comes).
+        tab.on("filechooser", lambda _chooser: None)
         tab.goto(f"http://{server.http_address}/")
         tab.fill("#key-input", "pxk_not-a-real-key")
         tab.press("#key-input", "Enter")
@@ -335,6 +339,17 @@ def test_a_server_without_keys_needs_none(
         tab.set_input_files("#file-input", str(images[0].path))
         wait_until_done(tab, 1)
         assert rows(tab)[0]["output"] < images[0].path.stat().st_size
+        # A file that is no image: its row shows the problem's detail as the API gives it.
+        text = tmp_path_factory.mktemp("web-text") / "notes.txt"
+        text.write_bytes(b"these are notes, not an image\n" * 40)
+        with httpx.Client(base_url=f"http://{process.http_address}", timeout=60) as http:
+            problem = http.post("/v1/compress", params={"quality": 80}, content=text.read_bytes())
+        assert problem.status_code == 400
+        tab.set_input_files("#file-input", str(text))
+        failed = tab.locator(".file[data-status=failed] .file-status")
+        failed.wait_for(timeout=WAIT_MS)
+        assert failed.inner_text() == f"{problem.json()['detail']} (INVALID_ARGUMENT)"
+        assert tab.locator(".file[data-status=failed] a.download").is_hidden()
     finally:
         context.close()
         process.stop()
