@@ -24,13 +24,14 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17pixpress/v1/image.proto\x12\x0bpixpress.v1\"A\n\x05Stage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0coutput_bytes\x18\x02 \x01(\x04\x12\x14\n\x0cmilliseconds\x18\x03 \x01(\x01*\xca\x01\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x01\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03\x12\x14\n\x10IMAGE_FORMAT_GIF\x10\x04\x12\x15\n\x11IMAGE_FORMAT_AVIF\x10\x05\x12\x15\n\x11IMAGE_FORMAT_HEIF\x10\x06\x12\x15\n\x11IMAGE_FORMAT_TIFF\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17pixpress/v1/image.proto\x12\x0bpixpress.v1\"A\n\x05Stage\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0coutput_bytes\x18\x02 \x01(\x04\x12\x14\n\x0cmilliseconds\x18\x03 \x01(\x01*\xca\x01\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x01\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03\x12\x14\n\x10IMAGE_FORMAT_GIF\x10\x04\x12\x15\n\x11IMAGE_FORMAT_AVIF\x10\x05\x12\x15\n\x11IMAGE_FORMAT_HEIF\x10\x06\x12\x15\n\x11IMAGE_FORMAT_TIFF\x10\x07\x42;\n\x0f\x64\x65v.pixpress.v1P\x01Z&pixpress.dev/go/pixpress/v1;pixpressv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pixpress.v1.image_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.pixpress.v1P\001Z&pixpress.dev/go/pixpress/v1;pixpressv1'
   _globals['_IMAGEFORMAT']._serialized_start=108
   _globals['_IMAGEFORMAT']._serialized_end=310
   _globals['_STAGE']._serialized_start=40
