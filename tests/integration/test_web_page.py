@@ -282,6 +282,12 @@ def test_a_phone_sized_window_needs_no_sideways_scrolling(
             assert box is not None
             assert box["x"] >= 0
             assert box["x"] + box["width"] <= 390, selector
+        # The 768 px wide PNG at 1:1: its compare box scrolls to put the divider in view.
+        tab.locator(".file").nth(1).locator(".show-compare").click()
+        tab.wait_for_function("document.getElementById('compare-slider').scrollLeft > 0")
+        divider = tab.locator("#compare-divider").bounding_box()
+        assert divider is not None
+        assert 0 < divider["x"] < 390
         shot = tab.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
         assert shot.startswith(b"\x89PNG")
     finally:

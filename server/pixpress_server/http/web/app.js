@@ -463,7 +463,10 @@
     if (img.naturalWidth) img.style.width = `${img.naturalWidth / ratio}px`;
   }
   for (const img of [els.compareOriginal, els.compareResult, els.sideOriginal, els.sideResult]) {
-    img.addEventListener("load", () => naturalSize(img));
+    img.addEventListener("load", () => {
+      naturalSize(img);
+      if (img === els.compareOriginal) centreDivider();
+    });
     img.addEventListener("error", () => {
       if (img.getAttribute("src")) {
         els.compareCaption.textContent =
@@ -497,6 +500,13 @@
     for (const img of [els.compareOriginal, els.compareResult, els.sideOriginal, els.sideResult]) {
       img.removeAttribute("src");
     }
+  }
+
+  // On a narrow screen the divider of a wide image starts out of view: scroll it to the middle.
+  function centreDivider() {
+    const box = els.compareSlider;
+    const x = (els.compareStage.offsetWidth * state.split) / 100;
+    box.scrollLeft = Math.max(0, x - box.clientWidth / 2);
   }
 
   function setSplit(percent) {
