@@ -245,6 +245,47 @@ def test_compare_shows_both_images_at_one_to_one_with_a_keyboard_divider(page: A
     page.check("input[name=compare-mode][value=slider]")
 
 
+def test_keyboard_order_and_visible_focus(page: Any) -> None:
+    page.on("filechooser", lambda _chooser: None)
+    page.focus("a.skip")  # the first stop: Tab from it walks the page in order
+    seen = []
+    for _ in range(13):
+        page.keyboard.press("Tab")
+        seen.append(
+            page.evaluate(
+                """() => {
+                    const el = document.activeElement;
+                    const style = getComputedStyle(el);
+                    return [el.id || el.className || el.textContent.trim(),
+                            style.outlineStyle, style.outlineWidth];
+                }"""
+            )
+        )
+    order = [name for name, _, _ in seen]
+    assert order[:9] == [
+        "HTTP API docs",
+        "key-input",
+        "Use key",
+        "key-forget",
+        "drop-zone",
+        "quality",
+        "download-all",
+        "clear-all",
+        "download button",
+    ], order
+    for name, outline, width in seen:
+        assert (outline, width) == ("solid", "3px"), name
+    # Space on the drop zone opens the same file picker as Enter.
+    page.focus("#drop-zone")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press(" ")
+    assert chooser.value.is_multiple()
+    # Status updates are announced: the totals, each file's status, the page announcer.
+    assert page.get_attribute("#totals", "aria-live") == "polite"
+    assert page.get_attribute("#announcer", "aria-live") == "polite"
+    assert page.locator(".file .file-status[role=status]").count() == 2
+
+
 def test_the_quality_slider_by_keyboard_compresses_again(page: Any, server: ServerProcess) -> None:
     before = {row["name"]: row["output"] for row in rows(page)}
     slider = page.locator("#quality")
@@ -338,13 +379,16 @@ def test_a_server_without_keys_needs_none(
 ) -> None:
     data_dir = tmp_path_factory.mktemp("web-no-auth")
     process = start_server(data_dir, ["--insecure-no-auth", "--workers", "1"])
-    context = browser.new_context()
+    context = browser.new_context(accept_downloads=True)
     try:
         tab = context.new_page()
         tab.goto(f"http://{process.http_address}/")
         tab.set_input_files("#file-input", str(images[0].path))
         wait_until_done(tab, 1)
         assert rows(tab)[0]["output"] < images[0].path.stat().st_size
+        # The same file picked again is a second row; the zip keeps both under distinct names.
+        tab.set_input_files("#file-input", str(images[0].path))
+        wait_until_done(tab, 2)
         # A file that is no image: its row shows the problem's detail as the API gives it.
         text = tmp_path_factory.mktemp("web-text") / "notes.txt"
         text.write_bytes(b"these are notes, not an image\n" * 40)
@@ -356,6 +400,11 @@ def test_a_server_without_keys_needs_none(
         failed.wait_for(timeout=WAIT_MS)
         assert failed.inner_text() == f"{problem.json()['detail']} (INVALID_ARGUMENT)"
         assert tab.locator(".file[data-status=failed] a.download").is_hidden()
+        with tab.expect_download() as info:
+            tab.click("#download-all")
+        with zipfile.ZipFile(info.value.path()) as archive:
+            assert archive.testzip() is None
+            assert archive.namelist() == ["Landscape_1.jpg", "Landscape_1 (2).jpg"]
     finally:
         context.close()
         process.stop()
