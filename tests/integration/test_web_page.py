@@ -383,8 +383,16 @@ def test_a_server_without_keys_needs_none(
     try:
         tab = context.new_page()
         tab.goto(f"http://{process.http_address}/")
+        # The first request never reaches the server: the row says so and Retry sends it again.
+        tab.route("**/v1/compress*", lambda route: route.abort("connectionrefused"))
         tab.set_input_files("#file-input", str(images[0].path))
+        failed = tab.locator(".file[data-status=failed] .file-status")
+        failed.wait_for(timeout=WAIT_MS)
+        assert failed.inner_text().startswith("Could not reach the server")
+        tab.unroute("**/v1/compress*")
+        tab.click(".file .retry")
         wait_until_done(tab, 1)
+        assert tab.locator(".file .retry").is_hidden()
         assert rows(tab)[0]["output"] < images[0].path.stat().st_size
         # The same file picked again is a second row; the zip keeps both under distinct names.
         tab.set_input_files("#file-input", str(images[0].path))

@@ -334,6 +334,12 @@
     const compare = row.querySelector(".show-compare");
     compare.setAttribute("aria-label", `Compare ${item.name}`);
     compare.addEventListener("click", () => showCompare(item, true));
+    const retry = row.querySelector(".retry");
+    retry.setAttribute("aria-label", `Retry ${item.name}`);
+    retry.addEventListener("click", () => {
+      queue(item);
+      pump();
+    });
     const remove = row.querySelector(".remove");
     remove.setAttribute("aria-label", `Remove ${item.name}`);
     remove.addEventListener("click", () => removeItem(item));
@@ -366,6 +372,7 @@
     row.classList.toggle("done", item.status === "done");
     row.dataset.status = item.status;
     row.querySelector(".file-status").textContent = statusText(item);
+    row.querySelector(".retry").hidden = item.status !== "failed";
     const output = row.querySelector(".output-size");
     const saving = row.querySelector(".saving");
     const download = row.querySelector(".download");
