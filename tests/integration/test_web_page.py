@@ -352,7 +352,7 @@ def test_a_wrong_key_says_so_and_the_right_one_resends(
         with tab.expect_file_chooser() as chooser:
             tab.keyboard.press("Enter")
         assert chooser.value.is_multiple()
-        chooser.value.set_files(str(images[1].path))
+        chooser.value.set_files([str(image.path) for image in images])
         status = tab.locator("#key-status")
         status.wait_for(state="visible")
         tab.wait_for_function(
@@ -362,10 +362,16 @@ def test_a_wrong_key_says_so_and_the_right_one_resends(
         assert "refused" in status.inner_text()
         assert tab.evaluate("document.activeElement.id") == "key-input"
         assert tab.evaluate("sessionStorage.getItem('pixpress-api-key')") is None
-        assert tab.locator(".file").get_attribute("data-status") == "needs-key"
+        # Both files were sent at once: the second refusal keeps the plain message.
+        tab.wait_for_function(
+            """() => [...document.querySelectorAll(".file")].every(
+                (row) => row.dataset.status === "needs-key")""",
+            timeout=WAIT_MS,
+        )
+        assert status.inner_text().startswith("Wrong API key")
         tab.fill("#key-input", server.api_key)
         tab.press("#key-input", "Enter")
-        wait_until_done(tab, 1)
+        wait_until_done(tab, 2)
         assert tab.evaluate("sessionStorage.getItem('pixpress-api-key')") == server.api_key
         tab.reload()
         assert tab.input_value("#key-input") == server.api_key

@@ -46,6 +46,7 @@
     nextId: 1,
     running: 0,
     selected: null,
+    keyAsked: false, // a 401 asked for a key, and none was entered since
     split: 50,
     debounce: 0,
   };
@@ -96,12 +97,11 @@
     els.keyStatus.classList.toggle("error", Boolean(isError));
     els.keySection.classList.toggle("asking", Boolean(isError));
   }
-  function askForKey(detail) {
-    const hadKey = Boolean(state.key);
+  function askForKey(detail, refusedKey) {
     storeKey("");
     els.keyInput.value = "";
     showKeyStatus(
-      hadKey
+      refusedKey
         ? `Wrong API key: the server refused it (${detail}). Enter a valid key; ` +
             "the waiting images are sent again."
         : `This server needs an API key (${detail}). Enter one to compress the images.`,
@@ -119,6 +119,7 @@
   els.keyForm.addEventListener("submit", (event) => {
     event.preventDefault();
     storeKey(els.keyInput.value.trim());
+    state.keyAsked = false;
     showKeyStatus(
       state.key
         ? "Key kept for this tab; it is sent with every image."
@@ -234,6 +235,7 @@
 
   async function compress(item) {
     const quality = state.quality;
+    const key = state.key;
     const controller = new AbortController();
     item.controller = controller;
     item.status = "compressing";
@@ -244,7 +246,7 @@
       const url = new URL("v1/compress", document.baseURI);
       url.searchParams.set("quality", String(quality));
       const headers = {};
-      if (state.key) headers.Authorization = `Bearer ${state.key}`;
+      if (key) headers.Authorization = `Bearer ${key}`;
       const response = await fetch(url, {
         method: "POST",
         body: item.file,
@@ -255,7 +257,7 @@
         const blob = await response.blob();
         finishDone(item, response, blob, quality);
       } else {
-        await finishFailed(item, response);
+        await finishFailed(item, response, key);
       }
     } catch (error) {
       if (controller.signal.aborted) return; // queued again: a newer request owns the item
@@ -294,7 +296,7 @@
     item.error = "";
   }
 
-  async function finishFailed(item, response) {
+  async function finishFailed(item, response, key) {
     let detail = `HTTP ${response.status}`;
     let code = "";
     try {
@@ -303,6 +305,15 @@
       if (problem && problem.code) code = problem.code;
     } catch {
       /* not problem+json: the status says enough */
+    }
+    if (response.status === 401 && state.keyAsked) {
+      item.status = "needs-key"; // a key was refused already: the question stands
+      item.error = "Waiting for a valid API key.";
+      return;
+    }
+    if (response.status === 401 && key !== state.key) {
+      item.status = "waiting"; // refused an older key: a newer one was entered meanwhile
+      return;
     }
     if (response.status === 401) {
       item.status = "needs-key";
@@ -314,7 +325,8 @@
           render(other);
         }
       }
-      askForKey(detail);
+      state.keyAsked = true;
+      askForKey(detail, key);
       return;
     }
     item.status = "failed";
