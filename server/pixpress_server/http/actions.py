@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pixpress_server.calls.actions import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from pixpress_server.http.compress import _PROBLEMS
 from pixpress_server.http.edge import Edge
+from pixpress_server.http.problems import PROBLEM_JSON
 from pixpress_server.http.responses import ClosingStreamingResponse
 from pixpress_server.http.schemas import ActionId, ActionJson, ActionPageJson, Status
 from pixpress_server.store.records import ActionRecord, ActionStatus
@@ -95,7 +96,10 @@ def actions_router(edge: Edge) -> APIRouter:
         responses={
             200: {"description": "the action, now cancelled"},
             **_NOT_FOUND,
-            409: {"description": "the action already finished (FAILED_PRECONDITION)"},
+            409: {
+                "description": "the action already finished (FAILED_PRECONDITION)",
+                "content": {PROBLEM_JSON: {}},
+            },
         },
     )
     async def cancel_action(action_id: ActionId, owner: Owner) -> ActionJson:
@@ -105,6 +109,7 @@ def actions_router(edge: Edge) -> APIRouter:
         "/v1/actions/{action_id}/events",
         summary="Server-Sent Events: the action now, then at each status change, until terminal",
         response_class=ClosingStreamingResponse,
+        status_code=200,  # FastAPI can't read it from the class's (*args, **kwargs) __init__
         responses={
             200: {
                 "description": _EVENTS,

@@ -43,6 +43,8 @@ def build_app(edge: Edge, version: str) -> FastAPI:
         version=version,
         description=DESCRIPTION,
         static_url="/docs-assets",
+        # Swagger UI's default validator badge is an image from validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     for router in (
         compress_router(edge),

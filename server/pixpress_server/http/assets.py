@@ -12,7 +12,7 @@ from pixpress_server.http.bodies import image_chunks
 from pixpress_server.http.compress import _IMAGE_BODY, _PROBLEMS, RESPONSE_CHUNK_BYTES
 from pixpress_server.http.edge import Edge
 from pixpress_server.http.responses import MIME_TYPES, ClosingStreamingResponse
-from pixpress_server.http.schemas import AssetJson
+from pixpress_server.http.schemas import CONTENT_HEADERS, AssetId, AssetJson
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
@@ -35,7 +35,7 @@ def assets_router(edge: Edge) -> APIRouter:
         )
 
     @router.get("/v1/assets/{asset_id}", summary="An asset's metadata")
-    async def get(asset_id: str, owner: Owner) -> AssetJson:
+    async def get(asset_id: AssetId, owner: Owner) -> AssetJson:
         return AssetJson.of(await edge.assets.find(owner, asset_id))
 
     @router.get(
@@ -44,12 +44,16 @@ def assets_router(edge: Edge) -> APIRouter:
         response_class=Response,
         responses={
             200: {"content": {mime: {} for mime in MIME_TYPES.values()}},
-            206: {"description": "the requested range"},
+            206: {
+                "description": "the requested range",
+                "content": {mime: {} for mime in MIME_TYPES.values()},
+            },
             304: {"description": "If-None-Match matched the ETag"},
             416: {"description": "the range is outside the content"},
         },
+        openapi_extra={"parameters": CONTENT_HEADERS},
     )
-    async def content(asset_id: str, request: Request, owner: Owner) -> Response:
+    async def content(asset_id: AssetId, request: Request, owner: Owner) -> Response:
         asset = await edge.assets.find(owner, asset_id)
         etag = f'"{asset.sha256}"'
         headers = {"ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "private"}
@@ -84,7 +88,7 @@ def assets_router(edge: Edge) -> APIRouter:
         )
 
     @router.delete("/v1/assets/{asset_id}", status_code=204, summary="Delete an asset")
-    async def delete(asset_id: str, owner: Owner) -> Response:
+    async def delete(asset_id: AssetId, owner: Owner) -> Response:
         await edge.assets.delete(owner, asset_id)
         return Response(status_code=204)
 

@@ -19,7 +19,14 @@ from pixpress_server.http.responses import (
     ClosingStreamingResponse,
     result_headers,
 )
-from pixpress_server.http.schemas import ProblemJson
+from pixpress_server.http.schemas import (
+    EffortQuery,
+    KeepMetadataQuery,
+    MaxBytesQuery,
+    ProblemJson,
+    QualityQuery,
+    TargetScoreQuery,
+)
 from pixpress_server.servicers.idle import StreamIdle
 from pixpress_server.spool import read_chunks
 
@@ -68,13 +75,11 @@ def compress_router(edge: Edge) -> APIRouter:
     async def compress(
         request: Request,
         owner: Owner,
-        quality: Annotated[int | None, Query(description="1-100; default 80")] = None,
-        keep_metadata: bool = False,
-        effort: Annotated[int | None, Query(description="1-10; default 5")] = None,
-        target_score: Annotated[
-            float | None, Query(description="SSIMULACRA2 30-95, instead of quality")
-        ] = None,
-        max_bytes: Annotated[int | None, Query(description="the largest output wanted")] = None,
+        quality: QualityQuery = None,
+        keep_metadata: KeepMetadataQuery = False,
+        effort: EffortQuery = None,
+        target_score: TargetScoreQuery = None,
+        max_bytes: MaxBytesQuery = None,
         store_output: Annotated[
             bool, Query(description="also keep the output as an asset")
         ] = False,

@@ -34,6 +34,18 @@ RouteOwner = Annotated[str, Path(description="the route's owner, e.g. pixpress")
 RouteName = Annotated[str, Path(description="the route's name, e.g. compress-an-image")]
 
 
+def _header(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "description": description, "schema": {"type": "string"}}
+
+
+# The headers GET /v1/assets/{asset_id}/content reads from the request itself.
+CONTENT_HEADERS = [
+    _header("Range", "one range, `bytes=START-END`, `bytes=START-` or `bytes=-LAST`: 206"),
+    _header("If-None-Match", "the ETag a cache holds: 304 when it still matches"),
+    _header("If-Range", "the ETag the range is for: the whole content when it changed"),
+]
+
+
 def _range(low: float, high: float | None = None) -> JsonDict:
     """The bounds the domain checks, for the schema only (compress_options validates once)."""
     return {"minimum": low} if high is None else {"minimum": low, "maximum": high}
