@@ -422,3 +422,30 @@ def test_a_server_without_keys_needs_none(
     finally:
         context.close()
         process.stop()
+
+
+def test_a_rate_limited_file_is_sent_again_after_retry_after(
+    browser: Any, images: list[Image], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    data_dir = tmp_path_factory.mktemp("web-rate-limit")
+    limits = ["--rate-limit", "0.5", "--rate-burst", "1"]
+    process = start_server(data_dir, ["--workers", "1", *limits])
+    key = create_key(data_dir, "bob")  # the limit is per API key
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(f"http://{process.http_address}/")
+        tab.fill("#key-input", key)
+        tab.press("#key-input", "Enter")
+        # Two at once against a burst of one: the second is refused (429) until a token comes.
+        tab.set_input_files("#file-input", [str(image.path) for image in images])
+        tab.locator(".file[data-status=retrying]").wait_for(timeout=WAIT_MS)
+        assert "sending again in" in tab.inner_text(".file[data-status=retrying] .file-status")
+        wait_until_done(tab, 2)
+        resent = tab.eval_on_selector_all(
+            ".file", "(rows) => rows.map((row) => Number(row.dataset.resent))"
+        )
+        assert sum(resent) >= 1, resent
+    finally:
+        context.close()
+        process.stop()

@@ -6,6 +6,7 @@
   const KEY_STORAGE = "pixpress-api-key";
   const PARALLEL = 2; // the server queues the rest; two keep one encoding while one uploads
   const DEBOUNCE_MS = 450;
+  const AUTO_RETRIES = 5; // a rate limit or a full queue answers with Retry-After: wait, resend
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -147,6 +148,9 @@
         result: null,
         error: "",
         controller: null,
+        retries: 0, // in a row, for the cap
+        resent: 0, // in all: the row's data-resent
+        timer: 0,
         originalUrl: URL.createObjectURL(file),
         el: null,
       };
@@ -218,6 +222,7 @@
 
   // ---- compressing -------------------------------------------------------------------------
   function queue(item) {
+    clearTimeout(item.timer);
     if (item.controller) item.controller.abort();
     item.controller = null;
     item.status = "waiting";
@@ -294,6 +299,7 @@
     };
     item.status = "done";
     item.error = "";
+    item.retries = 0;
   }
 
   async function finishFailed(item, response, key) {
@@ -329,8 +335,22 @@
       askForKey(detail, key);
       return;
     }
-    item.status = "failed";
     const retry = response.headers.get("Retry-After");
+    const seconds = Number(retry);
+    const busy = response.status === 429 || response.status === 503;
+    if (busy && seconds > 0 && item.retries < AUTO_RETRIES) {
+      item.retries++;
+      item.resent++;
+      item.status = "retrying";
+      item.error = `${detail}: sending again in ${seconds} s`;
+      item.timer = setTimeout(() => {
+        if (item.status !== "retrying") return;
+        queue(item);
+        pump();
+      }, seconds * 1000);
+      return;
+    }
+    item.status = "failed";
     item.error = `${detail}${code ? ` (${code})` : ""}${retry ? `: try again in ${retry} s` : ""}`;
   }
 
@@ -365,6 +385,7 @@
       case "compressing":
         return `Compressing at quality ${item.requestedQuality}…`;
       case "needs-key":
+      case "retrying":
       case "failed":
         return item.error;
       default: {
@@ -383,6 +404,7 @@
     row.classList.toggle("failed", item.status === "failed" || item.status === "needs-key");
     row.classList.toggle("done", item.status === "done");
     row.dataset.status = item.status;
+    row.dataset.resent = String(item.resent);
     row.querySelector(".file-status").textContent = statusText(item);
     row.querySelector(".retry").hidden = item.status !== "failed";
     const output = row.querySelector(".output-size");
@@ -429,7 +451,9 @@
     els.announcer.textContent = text;
   }
   function announceProgress() {
-    const busy = state.items.some((i) => i.status === "waiting" || i.status === "compressing");
+    const busy = state.items.some((i) =>
+      ["waiting", "compressing", "retrying"].includes(i.status),
+    );
     if (busy || !state.items.length) return;
     const done = state.items.filter((item) => item.status === "done").length;
     const failed = state.items.length - done;
@@ -437,6 +461,7 @@
   }
 
   function removeItem(item) {
+    clearTimeout(item.timer);
     if (item.controller) item.controller.abort();
     URL.revokeObjectURL(item.originalUrl);
     if (item.result) URL.revokeObjectURL(item.result.url);
