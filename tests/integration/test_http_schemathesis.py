@@ -104,8 +104,13 @@ def test_bodies_statuses_and_content_types_where_they_apply(spec: dict[str, Any]
         content = paths[path][method]["requestBody"]["content"]
         assert set(content) == {"application/octet-stream", "multipart/form-data"}, path
         assert content["multipart/form-data"]["schema"]["required"] == ["file"]
-    compressed = paths["/v1/compress"]["post"]["responses"]["200"]["content"]
-    assert {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif"} <= set(compressed)
+    compressed = paths["/v1/compress"]["post"]["responses"]["200"]
+    assert {"image/jpeg", "image/png", "image/webp", "image/gif", "image/avif"} <= set(
+        compressed["content"]
+    )
+    assert {"X-Pixpress-Action-Id", "X-Pixpress-Output-Size", "Server-Timing"} <= set(
+        compressed["headers"]
+    )
     quality = next(p for p in paths["/v1/compress"]["post"]["parameters"] if p["name"] == "quality")
     assert (quality["schema"]["minimum"], quality["schema"]["maximum"]) == (1, 100)
     assert set(paths["/v1/assets"]["post"]["responses"]) >= {"201"}

@@ -20,6 +20,7 @@ from pixpress_server.http.responses import (
     result_headers,
 )
 from pixpress_server.http.schemas import (
+    RESULT_HEADERS,
     EffortQuery,
     KeepMetadataQuery,
     MaxBytesQuery,
@@ -67,6 +68,7 @@ def compress_router(edge: Edge) -> APIRouter:
                 "description": "The compressed image, in the input's format. X-Pixpress-* "
                 "headers carry the result; Server-Timing the stages.",
                 "content": {mime: {} for mime in MIME_TYPES.values()},
+                "headers": RESULT_HEADERS,
             },
             **_PROBLEMS,
         },

@@ -46,6 +46,31 @@ CONTENT_HEADERS = [
 ]
 
 
+def _result(description: str, kind: str = "integer", required: bool = True) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": {"type": kind}}
+
+
+# What POST /v1/compress answers beside the image (responses.result_headers).
+RESULT_HEADERS = {
+    "X-Pixpress-Action-Id": _result("the call's action", "string"),
+    "X-Pixpress-Input-Size": _result("bytes received"),
+    "X-Pixpress-Output-Size": _result("bytes of the body"),
+    "X-Pixpress-Kept-Original": _result("true when the body is the input, unchanged", "boolean"),
+    "X-Pixpress-Kept-Original-Reason": _result("why the input was kept", "string", False),
+    "X-Pixpress-Quality": _result("the quality applied (chosen, for target_score/max_bytes)"),
+    "X-Pixpress-Effort": _result("the effort applied"),
+    "X-Pixpress-Width": _result("pixels"),
+    "X-Pixpress-Height": _result("pixels (of one frame)"),
+    "X-Pixpress-Frames": _result("frames (1 for a still image)"),
+    "X-Pixpress-Score": _result("SSIMULACRA2 reached, for a target_score", "number", False),
+    "X-Pixpress-Budget-Met": _result("whether the body fits max_bytes", "boolean", False),
+    "X-Pixpress-Output-Asset-Id": _result("the stored output (store_output)", "string", False),
+    "Server-Timing": _result(
+        "each stage's milliseconds: `decode;dur=1.7, encode;dur=797.7`", "string"
+    ),
+}
+
+
 def _range(low: float, high: float | None = None) -> JsonDict:
     """The bounds the domain checks, for the schema only (compress_options validates once)."""
     return {"minimum": low} if high is None else {"minimum": low, "maximum": high}
