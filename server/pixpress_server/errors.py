@@ -21,7 +21,12 @@ Internal detail (libvips' own text) goes in `detail`, which is logged and never 
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
+
+from pixpress_server.caller import current_owner
+
+logger = logging.getLogger(__name__)
 
 
 class StatusName(StrEnum):
@@ -103,3 +108,19 @@ class Forbidden(PixpressServerError):
 
 class ClientGone(PixpressServerError):
     status = StatusName.CANCELLED
+
+
+def logged(error: BaseException) -> PixpressServerError:
+    """The typed error a failed request answers with, logged once (detail only to the log);
+    anything untyped is a bug: INTERNAL, with its traceback in the log."""
+    if not isinstance(error, PixpressServerError):
+        logger.error("unexpected error serving a request", exc_info=error)
+        error = InternalFailure("internal error", repr(error))
+    logger.info(
+        "request failed owner=%s status=%s message=%r detail=%r",
+        current_owner(),
+        error.status,
+        error.public_message,
+        error.detail,
+    )
+    return error

@@ -3,7 +3,6 @@ and the `code` member keeps the gRPC status name."""
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -11,15 +10,12 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from pixpress_server.caller import current_owner
 from pixpress_server.errors import (
-    InternalFailure,
     PixpressServerError,
     StatusName,
     Throttled,
+    logged,
 )
-
-logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -57,24 +53,15 @@ def problem(
     error: BaseException, instance: str, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """The problem+json response for `error` (anything untyped is a bug: 500, logged)."""
-    if not isinstance(error, PixpressServerError):
-        logger.error("unexpected error serving an HTTP request", exc_info=error)
-        error = InternalFailure("internal error", repr(error))
-    logger.info(
-        "request failed owner=%s status=%s message=%r detail=%r",
-        current_owner(),
-        error.status,
-        error.public_message,
-        error.detail,
-    )
+    typed = logged(error)
     headers = dict(headers or {})
     retry_after = None
-    if error.retry_after is not None:
+    if typed.retry_after is not None:
         # Whole seconds, rounded up: a client that waits exactly this must not be refused again.
-        retry_after = max(1, math.ceil(error.retry_after))
+        retry_after = max(1, math.ceil(typed.retry_after))
         headers["Retry-After"] = str(retry_after)
     return problem_response(
-        http_status(error), error.public_message, instance, str(error.status), headers, retry_after
+        http_status(typed), typed.public_message, instance, str(typed.status), headers, retry_after
     )
 
 

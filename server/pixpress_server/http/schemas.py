@@ -6,6 +6,7 @@ Actions, assets and routes read as the SDK's mappings do (the route page's dicts
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -166,38 +167,11 @@ class ActionJson(BaseModel):
 
 
 def _request(request: ActionRequestData) -> RequestDataJson:
-    return RequestDataJson(
-        quality=request.quality,
-        keep_metadata=request.keep_metadata,
-        input_asset_id=request.input_asset_id,
-        input_size=request.input_size,
-        input_format=request.input_format,
-        store_output=request.store_output,
-        effort=request.effort,
-        target_score=request.target_score,
-        max_bytes=request.max_bytes,
-    )
+    return RequestDataJson.model_validate(dataclasses.asdict(request))
 
 
 def _response(response: ActionResponseData) -> ResponseDataJson:
-    return ResponseDataJson(
-        format=response.format,
-        output_size=response.output_size,
-        width=response.width,
-        height=response.height,
-        frames=response.frames,
-        kept_original=response.kept_original,
-        kept_original_reason=response.kept_original_reason,
-        output_asset_id=response.output_asset_id,
-        stages=[
-            StageJson(name=s.name, output_bytes=s.output_bytes, milliseconds=s.milliseconds)
-            for s in response.stages
-        ],
-        quality=response.quality,
-        effort=response.effort,
-        score=response.score,
-        budget_met=response.budget_met,
-    )
+    return ResponseDataJson.model_validate(dataclasses.asdict(response))
 
 
 class ActionPageJson(BaseModel):

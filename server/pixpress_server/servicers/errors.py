@@ -4,17 +4,13 @@ message; anything else is a bug, logged with its traceback and sent as INTERNAL.
 from __future__ import annotations
 
 import functools
-import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 import grpc
 
-from pixpress_server.caller import current_owner
-from pixpress_server.errors import InternalFailure, PixpressServerError
-
-logger = logging.getLogger(__name__)
+from pixpress_server.errors import PixpressServerError, logged
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,20 +38,11 @@ def trailing_metadata_for(
 
 async def abort_with(context: Context, error: Exception) -> None:
     """End the call with the error's status and public message (detail only to the log)."""
-    if not isinstance(error, PixpressServerError):
-        logger.error("unexpected error serving a request", exc_info=error)
-        error = InternalFailure("internal error", repr(error))
-    logger.info(
-        "request failed owner=%s status=%s message=%r detail=%r",
-        current_owner(),
-        error.status,
-        error.public_message,
-        error.detail,
-    )
+    typed = logged(error)
     await context.abort(
-        grpc.StatusCode[error.status],
-        error.public_message,
-        trailing_metadata_for(context, error),
+        grpc.StatusCode[typed.status],
+        typed.public_message,
+        trailing_metadata_for(context, typed),
     )
 
 
