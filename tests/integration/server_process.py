@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import httpx
 import psutil
 from pixpress.v1 import (
     actions_pb2,
@@ -23,6 +24,7 @@ __all__ = [
     "ServerProcess",
     "Stubs",
     "create_key",
+    "http_client",
     "keyed_channel",
     "start_server",
     "worker_processes",
@@ -34,6 +36,13 @@ def start_server(
 ) -> ServerProcess:
     """`pixpress-server --port 0` on `data_dir`; the test creates the keys it needs."""
     return benchmark_server.start_server(data_dir, extra_args, timeout, create_api_key=False)
+
+
+def http_client(server: ServerProcess, key: str | None = "", timeout: float = 120) -> httpx.Client:
+    """An HTTP client of the server's HTTP port sending `key` (the server's own `api_key`
+    when "", no Authorization header when None)."""
+    headers = {} if key is None else {"Authorization": f"Bearer {key or server.api_key}"}
+    return httpx.Client(base_url=f"http://{server.http_address}", headers=headers, timeout=timeout)
 
 
 def worker_processes(server: ServerProcess) -> list[psutil.Process]:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.server_process import ServerProcess, create_key, start_server
+from tests.integration.server_process import http_client as client
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
@@ -56,14 +57,6 @@ def big_photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     copy = tmp_path_factory.mktemp("photo") / "kodim13.png"
     shutil.copyfile(CORPUS / "photos" / "kodak" / "kodim13.png", copy)
     return copy.read_bytes()
-
-
-def client(server: ServerProcess, key: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"http://{server.http_address}",
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=TIMEOUT,
-    )
 
 
 def use_body(asset_id: str | None, **body: Any) -> dict[str, Any]:

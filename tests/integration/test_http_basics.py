@@ -17,6 +17,7 @@ import pytest
 import trustme
 
 from tests.integration.server_process import ServerProcess, create_key, start_server
+from tests.integration.server_process import http_client as client
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
@@ -35,11 +36,6 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     copy = tmp_path_factory.mktemp("photo") / "kodim23.png"
     shutil.copyfile(CORPUS / "photos" / "kodak" / "kodim23.png", copy)
     return copy.read_bytes()
-
-
-def client(server: ServerProcess, key: str | None = "") -> httpx.Client:
-    headers = {} if key is None else {"Authorization": f"Bearer {key or server.api_key}"}
-    return httpx.Client(base_url=f"http://{server.http_address}", headers=headers, timeout=120)
 
 
 def test_the_server_prints_its_http_line(server: ServerProcess) -> None:

@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from tests.integration.server_process import ServerProcess, create_key, start_server
+from tests.integration.server_process import http_client as client
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 JPEG = (FIXTURES / "jpeg" / "Landscape_1.jpg").read_bytes()
@@ -56,11 +57,6 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process.api_key = create_key(data_dir, "acme")
     yield process
     process.stop()
-
-
-def client(server: ServerProcess, key: str | None = "") -> httpx.Client:
-    headers = {} if key is None else {"Authorization": f"Bearer {key or server.api_key}"}
-    return httpx.Client(base_url=f"http://{server.http_address}", headers=headers, timeout=120)
 
 
 def wait_terminal(server: ServerProcess, action_id: str) -> dict[str, object]:

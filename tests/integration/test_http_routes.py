@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.server_process import ServerProcess, create_key, start_server
+from tests.integration.server_process import http_client as client
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 ROUTE = "pixpress/compress-an-image"
@@ -51,14 +52,6 @@ def photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     copy = tmp_path_factory.mktemp("photo") / "kodim23.png"
     shutil.copyfile(FIXTURES / "png" / "kodim23.png", copy)
     return copy.read_bytes()
-
-
-def client(server: ServerProcess, key: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"http://{server.http_address}",
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=120,
-    )
 
 
 def upload(http: httpx.Client, image: bytes) -> str:
