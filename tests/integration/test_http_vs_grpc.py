@@ -76,8 +76,10 @@ def test_http_vs_grpc_smoke_measures_both_paths(tmp_path: Path) -> None:
         assert measured["images_per_second"] > 0
         assert measured["server_cpu_ms_per_request"] > 0
     assert row["throughput_ratio"] > 0
+    assert data["meta"]["overall_ratio"] == row["throughput_ratio"]
     assert {sample["path"] for sample in data["samples"]} == {"grpc", "http"}
     assert all(sample["bytes_out"] > 0 for sample in data["samples"])
     report = (out / "report.md").read_text()
     assert report.startswith("# pixpress: HTTP vs gRPC throughput")
     assert "| small (9) | 1 |" in report
+    assert "Over every pair of passes: HTTP/gRPC" in report
