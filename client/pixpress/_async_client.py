@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -34,7 +35,7 @@ class AsyncClient(BaseClient):
 
     def __init__(
         self,
-        target: str | None = None,
+        target: str | Sequence[str] | None = None,
         *,
         api_key: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -54,9 +55,9 @@ class AsyncClient(BaseClient):
         )
         options = self._settings.channel_options
         self._channel = (
-            grpc.aio.secure_channel(self._settings.target, self._credentials, options=options)
+            grpc.aio.secure_channel(self._settings.channel.uri, self._credentials, options=options)
             if self._credentials is not None
-            else grpc.aio.insecure_channel(self._settings.target, options=options)
+            else grpc.aio.insecure_channel(self._settings.channel.uri, options=options)
         )
         stub = compress_pb2_grpc.CompressServiceStub(self._channel)
         self._compress = stub.Compress

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -64,7 +64,7 @@ class BaseClient:
 
     def __init__(
         self,
-        target: str | None = None,
+        target: str | Sequence[str] | None = None,
         *,
         api_key: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -92,7 +92,7 @@ class BaseClient:
 
     @property
     def target(self) -> str:
-        """The "host:port" this client talks to."""
+        """The "host:port" this client talks to (several: separated by commas)."""
         return self._settings.target
 
     def _call_options(self, timeout: float | None) -> CallOptions:

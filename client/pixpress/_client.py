@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -28,6 +29,10 @@ class Client(BaseClient):
 
     Args:
         target: "host:port"; defaults to $PIXPRESS_SERVER, else "localhost:50051".
+            Several servers ("host1:50051,host2:50051", or a list) or "dns:///name:50051"
+            (every address of the name, resolved again as connections fail) spread the
+            calls round-robin, each call to the next ready server. The names of a list are
+            resolved once, here; with TLS every server is checked against the first name.
         api_key: sent as `authorization: Bearer <key>` on every call; defaults to
             $PIXPRESS_API_KEY, else no key. Whitespace around it is dropped.
         chunk_size: bytes per streamed request message (at most 4 MiB - 64 KiB).
@@ -54,7 +59,7 @@ class Client(BaseClient):
 
     def __init__(
         self,
-        target: str | None = None,
+        target: str | Sequence[str] | None = None,
         *,
         api_key: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -74,9 +79,9 @@ class Client(BaseClient):
         )
         options = self._settings.channel_options
         self._channel = (
-            grpc.secure_channel(self._settings.target, self._credentials, options=options)
+            grpc.secure_channel(self._settings.channel.uri, self._credentials, options=options)
             if self._credentials is not None
-            else grpc.insecure_channel(self._settings.target, options=options)
+            else grpc.insecure_channel(self._settings.channel.uri, options=options)
         )
         stub = compress_pb2_grpc.CompressServiceStub(self._channel)
         self._compress = stub.Compress

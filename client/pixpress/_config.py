@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pixpress._errors import InvalidOptionsError
+from pixpress._targets import ChannelTarget, channel_target
 from pixpress._tls import CertificateSource, Tls, resolve_tls
 from pixpress._validation import check_int_between
 
@@ -38,8 +39,15 @@ MAX_CHUNK_SIZE = 4 * MIB - MESSAGE_HEADROOM
 MAX_RESPONSE_CHUNK = 1 * MIB
 
 
-def resolve_target(target: str | None, environ: Mapping[str, str] = os.environ) -> str:
-    """The argument, else $PIXPRESS_SERVER, else localhost:50051."""
+def resolve_target(
+    target: str | Sequence[str] | None, environ: Mapping[str, str] = os.environ
+) -> str:
+    """The argument (a sequence joined with commas), else $PIXPRESS_SERVER, else
+    localhost:50051."""
+    if target is not None and not isinstance(target, str):
+        if not target:
+            raise InvalidOptionsError("Expected at least one server but received an empty list")
+        target = ",".join(target)
     return target or environ.get(TARGET_ENV) or DEFAULT_TARGET
 
 
@@ -96,7 +104,7 @@ def validate_chunk_size(chunk_size: int) -> int:
     return check_int_between("chunk_size", chunk_size, 1, MAX_CHUNK_SIZE)
 
 
-def channel_options(chunk_size: int) -> list[tuple[str, int]]:
+def channel_options(chunk_size: int) -> list[tuple[str, int | str]]:
     """Message size limits a little above the largest message either side sends."""
     return [
         ("grpc.max_send_message_length", chunk_size + MESSAGE_HEADROOM),
@@ -112,6 +120,7 @@ class Settings:
     """Everything a client decides once at construction, shared by Client and AsyncClient."""
 
     target: str
+    channel: ChannelTarget
     chunk_size: int
     timeout: float | None
     metadata: tuple[tuple[str, str], ...]
@@ -120,7 +129,7 @@ class Settings:
     @classmethod
     def resolve(
         cls,
-        target: str | None,
+        target: str | Sequence[str] | None,
         *,
         api_key: str | None,
         chunk_size: int,
@@ -130,9 +139,11 @@ class Settings:
         environ: Mapping[str, str] = os.environ,
     ) -> Settings:
         """Apply the env fallbacks and validate; raises InvalidOptionsError for a bad
-        chunk_size, API key or CA certificate."""
+        target, chunk_size, API key or CA certificate."""
+        resolved = resolve_target(target, environ)
         return cls(
-            target=resolve_target(target, environ),
+            target=resolved,
+            channel=channel_target(resolved),
             chunk_size=validate_chunk_size(chunk_size),
             timeout=timeout,
             metadata=call_metadata(resolve_api_key(api_key, environ)),
@@ -140,9 +151,9 @@ class Settings:
         )
 
     @property
-    def channel_options(self) -> list[tuple[str, int]]:
-        """gRPC channel options for this chunk size."""
-        return channel_options(self.chunk_size)
+    def channel_options(self) -> list[tuple[str, int | str]]:
+        """gRPC channel options: message limits for this chunk size, and the balancing."""
+        return [*channel_options(self.chunk_size), *self.channel.channel_options]
 
     def call_timeout(self, timeout: float | None) -> float | None:
         """The per-call timeout if given, else the client's."""

@@ -170,7 +170,8 @@ def _connection_options() -> argparse.ArgumentParser:
         "--server",
         metavar="HOST:PORT",
         default=None,
-        help=f"server address (env {TARGET_ENV}, default {DEFAULT_TARGET})",
+        help=f"server address (env {TARGET_ENV}, default {DEFAULT_TARGET}); several,"
+        " comma-separated, or dns:///NAME:PORT spread the requests round-robin",
     )
     parent.add_argument(
         "--api-key",
