@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.postgres_service import PostgresServer, start_postgres
 
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 
@@ -21,3 +24,11 @@ def copy_fixture(tmp_path: Path, name: str) -> Path:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the session, started on first use; tests make databases."""
+    server = start_postgres()
+    yield server
+    server.stop()

@@ -46,6 +46,7 @@ class Settings:
     memory_budget: int = machine_memory_bytes() // 2
     max_queue: int = 256
     data_dir: Path = Path(".pixpress")
+    store: str | None = None  # a postgresql:// URL shared by replicas; None: SQLite in data_dir
     log_level: str = "INFO"
     shutdown_grace: float = 30.0
     insecure_no_auth: bool = False
@@ -168,6 +169,13 @@ def _uuid(text: str) -> str:
         raise ValueError("expected a UUID such as 6e8bf803-009e-4ccc-b968-09366eba9fcc") from None
 
 
+def store_url(text: str) -> str:
+    """A PostgreSQL connection URL: the value of --store."""
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected a URL such as postgresql://user@host:5432/pixpress")
+    return text
+
+
 def _visibility(text: str) -> str:
     if text not in {"public", "private"}:
         raise ValueError("expected public or private")
@@ -198,6 +206,7 @@ _FLAGS: Mapping[str, _Flag] = {
         int, "requests allowed to wait for room before RESOURCE_EXHAUSTED", minimum=1
     ),
     "data_dir": _Flag(Path, "where pixpress keeps its data (spool files, store)"),
+    "store": _Flag(store_url, "PostgreSQL URL of the store replicas share (default: SQLite file)"),
     "log_level": _Flag(_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "shutdown_grace": _Flag(
         float, "seconds in-flight requests get to finish on SIGTERM", minimum=0

@@ -1,4 +1,5 @@
-"""The store's asset and retention statements, and the blob protocol in content.py, on SQLite."""
+"""The store's asset and retention statements, and the blob protocol in content.py: each test
+runs on SQLite and on PostgreSQL (the `store` fixture in conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from pixpress_server.blobs import BlobStore
 from pixpress_server.content import Contents
 from pixpress_server.errors import TooLarge
 from pixpress_server.ids import new_id
+from pixpress_server.store.base import Store
 from pixpress_server.store.records import (
     ActionErrorData,
     ActionRecord,
@@ -30,14 +31,7 @@ ROUTE = "6e8bf803-009e-4ccc-b968-09366eba9fcc"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "pixpress.db")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def contents(store: SqliteStore, tmp_path: Path) -> Contents:
+def contents(store: Store, tmp_path: Path) -> Contents:
     blobs = BlobStore(tmp_path / "blobs")
     blobs.prepare()
     return Contents(store, blobs, max_owner_bytes=100)
@@ -68,7 +62,7 @@ def action(owner: str = "alice", input_asset_id: str = "", **changes: object) ->
     ).replace(**changes)
 
 
-async def finish(store: SqliteStore, action_id: str, when: object = None) -> None:
+async def finish(store: Store, action_id: str, when: object = None) -> None:
     moment = utc_now() if when is None else when
     error = ActionErrorData("CANCELLED", "cancelled by the owner")
     assert await store.update_action(action_id, ActionStatus.CANCELLED, moment, error=error)  # type: ignore[arg-type]
@@ -80,7 +74,7 @@ def put_file(tmp_path: Path, data: bytes) -> tuple[Path, str]:
     return path, hashlib.sha256(data).hexdigest()
 
 
-async def test_add_asset_refuses_what_would_pass_the_owners_quota(store: SqliteStore) -> None:
+async def test_add_asset_refuses_what_would_pass_the_owners_quota(store: Store) -> None:
     assert await store.add_asset(asset(size=60), max_owner_bytes=100)
     assert not await store.add_asset(asset(size=41), max_owner_bytes=100)
     assert await store.add_asset(asset(size=40), max_owner_bytes=100)
@@ -90,7 +84,7 @@ async def test_add_asset_refuses_what_would_pass_the_owners_quota(store: SqliteS
 
 
 async def test_references_are_asset_rows_and_unfinished_actions_reading_them(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     first, second = asset(), asset()
     for row in (first, second):
@@ -109,7 +103,7 @@ async def test_references_are_asset_rows_and_unfinished_actions_reading_them(
     assert await store.all_content() == set()
 
 
-async def test_content_lock_is_a_lease(store: SqliteStore) -> None:
+async def test_content_lock_is_a_lease(store: Store) -> None:
     now = utc_now()
     later = now + timedelta(minutes=2)
     assert await store.lock_content("a" * 64, "one", now, later)
@@ -123,7 +117,7 @@ async def test_content_lock_is_a_lease(store: SqliteStore) -> None:
 
 
 async def test_expired_outputs_spare_uploads_young_ones_and_inputs_of_unfinished_actions(
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     old = utc_now() - timedelta(days=2)
     expired = asset(created=old, origin=AssetOrigin.OUTPUT)
@@ -142,7 +136,7 @@ async def test_expired_outputs_spare_uploads_young_ones_and_inputs_of_unfinished
     assert (await store.get_asset("alice", needed.id)) is not None
 
 
-async def test_finished_actions_are_deleted_by_age_unfinished_never(store: SqliteStore) -> None:
+async def test_finished_actions_are_deleted_by_age_unfinished_never(store: Store) -> None:
     old, young, running = action(), action(), action()
     for row in (old, young, running):
         await store.add_action(row)
@@ -164,7 +158,7 @@ CREATE TABLE actions (id TEXT PRIMARY KEY, route_id TEXT NOT NULL, owner TEXT NO
 """
 
 
-def test_an_older_database_gains_origins_once(tmp_path: Path) -> None:
+async def test_an_older_database_gains_origins_once(tmp_path: Path) -> None:
     path = tmp_path / "pixpress.db"
     with sqlite3.connect(path) as db:
         db.executescript(_OLD_SCHEMA)
@@ -179,7 +173,7 @@ def test_an_older_database_gains_origins_once(tmp_path: Path) -> None:
             (ROUTE, response),
         )
     for _ in range(2):  # the migration runs once; opening again changes nothing
-        SqliteStore(path).close()
+        await SqliteStore(path).close()
     with sqlite3.connect(path) as db:
         origins = dict(db.execute("SELECT id, origin FROM assets").fetchall())
         columns = [row[1] for row in db.execute("PRAGMA table_info(actions)")]
@@ -188,7 +182,7 @@ def test_an_older_database_gains_origins_once(tmp_path: Path) -> None:
 
 
 async def test_a_blob_goes_with_its_last_reference(
-    store: SqliteStore, contents: Contents, tmp_path: Path
+    store: Store, contents: Contents, tmp_path: Path
 ) -> None:
     path, sha = put_file(tmp_path, b"x" * 30)
     blobs = BlobStore(tmp_path / "blobs")
@@ -208,7 +202,7 @@ async def test_a_blob_goes_with_its_last_reference(
 
 
 async def test_add_past_the_quota_keeps_nothing(
-    store: SqliteStore, contents: Contents, tmp_path: Path
+    store: Store, contents: Contents, tmp_path: Path
 ) -> None:
     path, sha = put_file(tmp_path, b"y" * 101)
     with pytest.raises(TooLarge, match="--max-storage-per-owner"):
@@ -218,7 +212,7 @@ async def test_add_past_the_quota_keeps_nothing(
 
 
 async def test_adds_and_deletes_of_the_same_bytes_interleaved_lose_nothing(
-    store: SqliteStore, contents: Contents, tmp_path: Path
+    store: Store, contents: Contents, tmp_path: Path
 ) -> None:
     """Many coroutines add and delete assets of one digest; every surviving row has its blob."""
     contents.max_owner_bytes = None

@@ -1,9 +1,9 @@
-"""Retention logic on a real SQLite store: the sweep interval, one sweep, unreferenced blobs."""
+"""Retention logic on a real store (SQLite and PostgreSQL): the sweep interval, one sweep,
+unreferenced blobs."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,19 +16,17 @@ from pixpress_server.retention import (
     collect_unreferenced_blobs,
     sweep,
 )
+from pixpress_server.store.base import Store
 from pixpress_server.store.records import AssetOrigin, utc_now
-from pixpress_server.store.sqlite import SqliteStore
 
 from tests.unit.test_content_store import action, finish
 
 
 @pytest.fixture
-def parts(tmp_path: Path) -> Iterator[tuple[SqliteStore, BlobStore, Contents]]:
-    store = SqliteStore(tmp_path / "pixpress.db")
+def parts(store: Store, tmp_path: Path) -> tuple[Store, BlobStore, Contents]:
     blobs = BlobStore(tmp_path / "blobs")
     blobs.prepare()
-    yield store, blobs, Contents(store, blobs)
-    store.close()
+    return store, blobs, Contents(store, blobs)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +54,7 @@ async def stored(contents: Contents, tmp_path: Path, data: bytes, origin: AssetO
 
 
 async def test_one_sweep_deletes_what_is_past_retention_and_nothing_else(
-    parts: tuple[SqliteStore, BlobStore, Contents], tmp_path: Path
+    parts: tuple[Store, BlobStore, Contents], tmp_path: Path
 ) -> None:
     store, blobs, contents = parts
     upload = await stored(contents, tmp_path, b"u" * 10, AssetOrigin.UPLOAD)
@@ -80,7 +78,7 @@ async def test_one_sweep_deletes_what_is_past_retention_and_nothing_else(
 
 
 async def test_unreferenced_blobs_are_collected(
-    parts: tuple[SqliteStore, BlobStore, Contents], tmp_path: Path
+    parts: tuple[Store, BlobStore, Contents], tmp_path: Path
 ) -> None:
     store, blobs, contents = parts
     kept = await stored(contents, tmp_path, b"k" * 10, AssetOrigin.UPLOAD)

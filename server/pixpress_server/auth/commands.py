@@ -1,4 +1,4 @@
-"""`pixpress-server keys create|list|revoke`: manage API keys in the data dir's store."""
+"""`pixpress-server keys create|list|revoke`: manage API keys in the store (--store or data dir)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from pathlib import Path
 from pixpress_server.auth import keys
 from pixpress_server.filemodes import restrict_new_files, tighten
 from pixpress_server.settings import Settings, env_name
+from pixpress_server.store.base import KeyStore
+from pixpress_server.store.location import add_store_argument, chosen_store, display
+from pixpress_server.store.opening import open_store
 from pixpress_server.store.records import ApiKeyRecord, utc_now
-from pixpress_server.store.sqlite import SqliteStore
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=None,
         help=f"the server's data dir [env {env_name('data_dir')}; default .pixpress]",
     )
+    add_store_argument(data_dir)
     create = commands.add_parser("create", parents=[data_dir], help="print a new key, once")
     create.add_argument("--owner", required=True, help="who the key belongs to")
     create.add_argument(
@@ -44,13 +47,11 @@ def _data_dir(arguments: argparse.Namespace) -> Path:
     return Path(given).resolve()
 
 
-def _store(data_dir: Path) -> SqliteStore:
-    restrict_new_files()  # the store holds key hashes: owner-only, as the server makes it
-    tighten(data_dir)
-    return SqliteStore(Settings(data_dir=data_dir).database_path)
-
-
 def run(arguments: argparse.Namespace) -> int:
+    url = chosen_store(arguments)
+    if url is not None:
+        print(f"pixpress-server: store {display(url)}", file=sys.stderr)
+        return asyncio.run(_run(url, Path(), arguments))
     data_dir = _data_dir(arguments)
     may_create = arguments.keys_command == "create" and arguments.init
     if not Settings(data_dir=data_dir).database_path.exists() and not may_create:
@@ -62,14 +63,20 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"pixpress-server: no pixpress data dir at {data_dir}: {advice}", file=sys.stderr)
         return 2
     print(f"pixpress-server: data dir {data_dir}", file=sys.stderr)
-    store = _store(data_dir)
+    restrict_new_files()  # the store holds key hashes: owner-only, as the server makes it
+    tighten(data_dir)
+    return asyncio.run(_run(None, Settings(data_dir=data_dir).database_path, arguments))
+
+
+async def _run(url: str | None, sqlite_path: Path, arguments: argparse.Namespace) -> int:
+    store = await open_store(url, sqlite_path)
     try:
-        return asyncio.run(_COMMANDS[arguments.keys_command](store, arguments))
+        return await _COMMANDS[arguments.keys_command](store, arguments)
     finally:
-        store.close()
+        await store.close()
 
 
-async def _create(store: SqliteStore, arguments: argparse.Namespace) -> int:
+async def _create(store: KeyStore, arguments: argparse.Namespace) -> int:
     owner = arguments.owner.strip()
     if not owner or "/" in owner:
         print("pixpress-server: --owner must be a name without '/'", file=sys.stderr)
@@ -87,7 +94,7 @@ async def _create(store: SqliteStore, arguments: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(store: SqliteStore, arguments: argparse.Namespace) -> int:
+async def _list(store: KeyStore, arguments: argparse.Namespace) -> int:
     print(f"{'ID':<14}{'OWNER':<20}{'CREATED':<22}{'LAST USED':<22}REVOKED")
     for key in await store.list_keys():
         print(
@@ -97,7 +104,7 @@ async def _list(store: SqliteStore, arguments: argparse.Namespace) -> int:
     return 0
 
 
-async def _revoke(store: SqliteStore, arguments: argparse.Namespace) -> int:
+async def _revoke(store: KeyStore, arguments: argparse.Namespace) -> int:
     if not await store.revoke_key(arguments.id, utc_now()):
         print(f"pixpress-server: no active key {arguments.id}", file=sys.stderr)
         return 1

@@ -146,7 +146,7 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._db.close()
 
     # keys

@@ -1,0 +1,50 @@
+"""`pixpress-server migrate [--store URL]`: apply the store's pending schema migrations; print it.
+
+Servers apply them at start too; this runs them ahead of a rollout, under the same lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+
+from pixpress_server import settings as settings_module
+from pixpress_server.settings import SettingsError, env_name
+from pixpress_server.store import migrations
+from pixpress_server.store.location import display
+from pixpress_server.store.sqlite import SqliteStore
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pixpress-server migrate",
+        description="Bring the store's schema up to date and print its version.",
+    )
+    for name, text in (
+        ("store", "PostgreSQL URL of the shared store (default: the data dir's SQLite file)"),
+        ("data_dir", "the server's data dir, for the SQLite store (default .pixpress)"),
+    ):
+        parser.add_argument(
+            settings_module.flag_name(name),
+            dest=name,
+            default=None,
+            metavar=name.upper(),
+            help=f"{text} [env {env_name(name)}]",
+        )
+    return parser
+
+
+def main(arguments: Sequence[str]) -> int:
+    parser = _parser()
+    try:
+        settings = settings_module.load(parser.parse_args(arguments))
+    except SettingsError as error:
+        parser.error(str(error))
+    if settings.store is None:
+        asyncio.run(SqliteStore(settings.database_path).close())  # opening it migrates
+        print(f"sqlite store {settings.database_path.resolve()}: up to date")
+        return 0
+    version = asyncio.run(migrations.migrate(settings.store))
+    print(f"postgresql store {display(settings.store)}: schema version {version}")
+    return 0

@@ -1,0 +1,346 @@
+"""The shared store: PostgreSQL through psycopg 3 and a connection pool, for several replicas.
+
+Same records and semantics as `sqlite.py`. Each method is one statement in autocommit, except
+a quota-checked insert, which serialises one owner's inserts on an advisory transaction lock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from pixpress_server.store import migrations
+from pixpress_server.store.records import (
+    UNFINISHED,
+    ActionCursor,
+    ActionErrorData,
+    ActionRecord,
+    ActionRequestData,
+    ActionResponseData,
+    ActionStatus,
+    ApiKeyRecord,
+    AssetOrigin,
+    AssetRecord,
+)
+
+_UNFINISHED_SQL = "status IN ('queued', 'running')"
+_FINISHED_SQL = "status NOT IN ('queued', 'running')"  # as in actions_finished, to use it
+_UNFINISHED_VALUES = tuple(status.value for status in UNFINISHED)
+
+# An unknown id reads and builds a stand-in row, so it costs what a known one does.
+_KEY_OR_STAND_IN = """
+SELECT id, owner, secret_hash, created, last_used, revoked, 1 AS known FROM api_keys WHERE id = %s
+UNION ALL SELECT %s, '', decode(repeat('00', 32), 'hex'), 'epoch'::timestamptz, NULL, NULL, 0
+ORDER BY known DESC LIMIT 1
+"""
+
+POOL_SIZE = 10  # connections per replica: statements are short, the event loop is one thread
+
+
+class PostgresStore:
+    """Implements KeyStore, AssetStore and ActionStore on a pool of connections."""
+
+    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, timeout: float = 30.0) -> PostgresStore:
+        """Apply pending migrations, then open the pool (raises when the database is down)."""
+        await migrations.migrate(url)
+        pool = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            connection_class=psycopg.AsyncConnection[DictRow],
+        )
+        await pool.open(wait=True, timeout=timeout)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _one(self, query: str, values: tuple[Any, ...] = ()) -> DictRow | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(query.encode(), values)
+            return await cursor.fetchone()
+
+    async def _all(self, query: str, values: tuple[Any, ...] = ()) -> list[DictRow]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(query.encode(), values)
+            return await cursor.fetchall()
+
+    async def _count(self, query: str, values: tuple[Any, ...] = ()) -> int:
+        """The rows the statement changed."""
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(query.encode(), values)
+            return cursor.rowcount
+
+    # keys
+
+    async def add_key(self, key: ApiKeyRecord, secret_hash: bytes) -> None:
+        await self._count(
+            "INSERT INTO api_keys (id, owner, secret_hash, created) VALUES (%s, %s, %s, %s)",
+            (key.id, key.owner, secret_hash, key.created),
+        )
+
+    async def key_with_hash(self, key_id: str) -> tuple[ApiKeyRecord, bytes] | None:
+        row = await self._one(_KEY_OR_STAND_IN, (key_id, key_id))
+        assert row is not None  # the stand-in row is always there
+        record, secret_hash = _key(row), bytes(row["secret_hash"])
+        return (record, secret_hash) if row["known"] else None
+
+    async def list_keys(self) -> list[ApiKeyRecord]:
+        return [_key(row) for row in await self._all("SELECT * FROM api_keys ORDER BY created, id")]
+
+    async def revoke_key(self, key_id: str, when: datetime) -> bool:
+        return (
+            await self._count(
+                "UPDATE api_keys SET revoked = %s WHERE id = %s AND revoked IS NULL",
+                (when, key_id),
+            )
+            == 1
+        )
+
+    async def touch_key(self, key_id: str, when: datetime) -> None:
+        await self._count("UPDATE api_keys SET last_used = %s WHERE id = %s", (when, key_id))
+
+    # assets
+
+    async def add_asset(self, asset: AssetRecord, max_owner_bytes: int | None = None) -> bool:
+        values = (
+            asset.id,
+            asset.owner,
+            asset.size,
+            asset.format,
+            asset.sha256,
+            asset.created,
+            asset.origin.value,
+        )
+        insert = (
+            "INSERT INTO assets (id, owner, size, format, sha256, created, origin) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+        )
+        if max_owner_bytes is None:
+            return await self._count(insert, values) == 1
+        async with self._pool.connection() as conn, conn.transaction():
+            # Read committed sees only committed sums: without the lock, two uploads of one
+            # owner (on any replica) could both slip under the quota.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("quota:" + asset.owner,)
+            )
+            cursor = await conn.execute(
+                "INSERT INTO assets (id, owner, size, format, sha256, created, origin) "
+                "SELECT %s, %s, %s, %s, %s, %s, %s WHERE "
+                "(SELECT COALESCE(SUM(size), 0) FROM assets WHERE owner = %s) + %s <= %s",
+                (*values, asset.owner, asset.size, max_owner_bytes),
+            )
+            return cursor.rowcount == 1
+
+    async def stored_bytes(self, owner: str) -> int:
+        row = await self._one(
+            "SELECT COALESCE(SUM(size), 0) AS total FROM assets WHERE owner = %s", (owner,)
+        )
+        return 0 if row is None else int(row["total"])
+
+    async def get_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
+        row = await self._one(
+            "SELECT * FROM assets WHERE id = %s AND owner = %s", (asset_id, owner)
+        )
+        return None if row is None else _asset(row)
+
+    async def delete_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
+        row = await self._one(
+            "DELETE FROM assets WHERE id = %s AND owner = %s RETURNING *", (asset_id, owner)
+        )
+        return None if row is None else _asset(row)
+
+    async def content_references(self, sha256: str, ignoring_action: str = "") -> int:
+        row = await self._one(
+            "SELECT (SELECT COUNT(*) FROM assets WHERE sha256 = %s) + (SELECT COUNT(*) "
+            f"FROM actions WHERE {_UNFINISHED_SQL} AND input_sha256 = %s AND id != %s) AS total",
+            (sha256, sha256, ignoring_action),
+        )
+        return 0 if row is None else int(row["total"])
+
+    async def lock_content(self, sha256: str, holder: str, now: datetime, until: datetime) -> bool:
+        return (
+            await self._count(
+                "INSERT INTO content_locks (sha256, holder, expires) VALUES (%s, %s, %s) "
+                "ON CONFLICT (sha256) DO UPDATE SET holder = excluded.holder, "
+                "expires = excluded.expires WHERE content_locks.expires < %s",
+                (sha256, holder, until, now),
+            )
+            == 1
+        )
+
+    async def unlock_content(self, sha256: str, holder: str) -> None:
+        await self._count(
+            "DELETE FROM content_locks WHERE sha256 = %s AND holder = %s", (sha256, holder)
+        )
+
+    async def delete_expired_outputs(self, before: datetime, limit: int) -> list[AssetRecord]:
+        rows = await self._all(
+            "DELETE FROM assets WHERE id IN (SELECT a.id FROM assets AS a "
+            "WHERE a.origin = %s AND a.created < %s AND NOT EXISTS (SELECT 1 FROM actions "
+            f"WHERE {_UNFINISHED_SQL} AND request->>'input_asset_id' = a.id) "
+            "LIMIT %s) RETURNING *",
+            (AssetOrigin.OUTPUT.value, before, limit),
+        )
+        return [_asset(row) for row in rows]
+
+    async def all_content(self) -> set[str]:
+        rows = await self._all(
+            "SELECT sha256 FROM assets UNION SELECT input_sha256 FROM actions "
+            f"WHERE {_UNFINISHED_SQL} AND input_sha256 IS NOT NULL"
+        )
+        return {row["sha256"] for row in rows}
+
+    # actions
+
+    async def add_action(self, action: ActionRecord) -> None:
+        # input_sha256 is read in the same statement: deleting the asset then leaves the
+        # bytes until the action ends.
+        await self._count(
+            "INSERT INTO actions (id, route_id, owner, status, request, created, input_sha256) "
+            "VALUES (%s, %s, %s, %s, %s, %s, "
+            "(SELECT sha256 FROM assets WHERE id = %s AND owner = %s))",
+            (
+                action.id,
+                action.route_id,
+                action.owner,
+                action.status.value,
+                Jsonb(action.request.to_dict()),
+                action.created,
+                action.request.input_asset_id,
+                action.owner,
+            ),
+        )
+
+    async def get_action(self, owner: str, action_id: str) -> ActionRecord | None:
+        row = await self._one(
+            "SELECT * FROM actions WHERE id = %s AND owner = %s", (action_id, owner)
+        )
+        return None if row is None else _action(row)
+
+    async def update_action(
+        self,
+        action_id: str,
+        status: ActionStatus,
+        when: datetime,
+        *,
+        request_size: tuple[int, str] | None = None,
+        response: ActionResponseData | None = None,
+        error: ActionErrorData | None = None,
+    ) -> bool:
+        assignments = ["status = %s"]
+        values: list[Any] = [status.value]
+        if status is ActionStatus.RUNNING:
+            assignments.append("started = %s")
+            values.append(when)
+        if status.is_terminal:
+            assignments.append("finished = %s")
+            values.append(when)
+        if request_size is not None:
+            size, image_format = request_size
+            assignments.append(
+                "request = request || jsonb_build_object("
+                "'input_size', %s::bigint, 'input_format', %s::text)"
+            )
+            values.extend([size, image_format])
+        if response is not None:
+            assignments.append("response = %s")
+            values.append(Jsonb(response.to_dict()))
+        if error is not None:
+            assignments.extend(["error_code = %s", "error_message = %s"])
+            values.extend([error.code, error.message])
+        # Read committed re-checks the status of a row another replica just changed: of two
+        # concurrent finishes, one matches.
+        changed = await self._count(
+            f"UPDATE actions SET {', '.join(assignments)} WHERE id = %s AND status IN (%s, %s)",
+            (*values, action_id, *_UNFINISHED_VALUES),
+        )
+        return changed == 1
+
+    async def list_actions(
+        self,
+        owner: str,
+        limit: int,
+        after: ActionCursor | None = None,
+        status: ActionStatus | None = None,
+        route_id: str | None = None,
+    ) -> list[ActionRecord]:
+        conditions = ["owner = %s"]
+        values: list[Any] = [owner]
+        if after is not None:
+            conditions.append("(created, id) < (%s, %s)")
+            values.extend([after.created, after.id])
+        if status is not None:
+            conditions.append("status = %s")
+            values.append(status.value)
+        if route_id:
+            conditions.append("route_id = %s")
+            values.append(route_id)
+        rows = await self._all(
+            f"SELECT * FROM actions WHERE {' AND '.join(conditions)} "
+            "ORDER BY created DESC, id DESC LIMIT %s",
+            (*values, limit),
+        )
+        return [_action(row) for row in rows]
+
+    async def fail_unfinished_actions(self, message: str, when: datetime) -> int:
+        return await self._count(
+            "UPDATE actions SET status = %s, error_code = 'UNAVAILABLE', error_message = %s, "
+            f"finished = %s WHERE {_UNFINISHED_SQL}",
+            (ActionStatus.FAILED.value, message, when),
+        )
+
+    async def delete_finished_actions(self, before: datetime) -> int:
+        return await self._count(
+            f"DELETE FROM actions WHERE {_FINISHED_SQL} AND finished < %s", (before,)
+        )
+
+
+def _key(row: DictRow) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        id=row["id"],
+        owner=row["owner"],
+        created=row["created"],
+        last_used=row["last_used"],
+        revoked=row["revoked"],
+    )
+
+
+def _asset(row: DictRow) -> AssetRecord:
+    return AssetRecord(
+        id=row["id"],
+        owner=row["owner"],
+        size=row["size"],
+        format=row["format"],
+        sha256=row["sha256"],
+        created=row["created"],
+        origin=AssetOrigin(row["origin"]),
+    )
+
+
+def _action(row: DictRow) -> ActionRecord:
+    response = row["response"]
+    error_code = row["error_code"]
+    return ActionRecord(
+        id=row["id"],
+        route_id=row["route_id"],
+        owner=row["owner"],
+        status=ActionStatus(row["status"]),
+        request=ActionRequestData(**row["request"]),
+        created=row["created"],
+        response=None if response is None else ActionResponseData.from_dict(response),
+        error=None if error_code is None else ActionErrorData(error_code, row["error_message"]),
+        started=row["started"],
+        finished=row["finished"],
+    )
