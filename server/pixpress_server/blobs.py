@@ -1,4 +1,4 @@
-"""Content-addressed files for assets: `blobs/ab/abcdef…` named by their SHA-256.
+"""Asset bytes named by their SHA-256: the interface, and files `blobs/ab/abcdef…` in a directory.
 
 A blob is complete before anyone can name it: the bytes are fsynced, linked into place
 and the directory fsynced, before the asset's row is committed. Blocking: call from a thread.
@@ -10,11 +10,45 @@ import errno
 import os
 import secrets
 import shutil
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+
+class Blobs(Protocol):
+    """Where asset bytes live: a directory (`BlobStore`) or an S3 bucket (`S3Blobs`).
+
+    Reads of a missing blob raise FileNotFoundError.
+    """
+
+    def prepare(self) -> None: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def adopt(self, finished: Path, sha256: str) -> None:
+        """Store the finished spool file's bytes as the blob (the file stays the caller's)."""
+
+    def open(self, sha256: str, start: int = 0) -> IO[bytes]:
+        """The bytes from `start`, for streaming: once open, a remove cannot cut them off."""
+
+    def fetch(self, sha256: str, spare: Path) -> Path:
+        """A file holding the bytes, for worker processes: the blob's own, or `spare` filled."""
+
+    def remove(self, sha256: str) -> None: ...
+
+    def stored(self) -> Iterator[str]:
+        """The sha256 of every stored blob."""
+
+
+def open_blobs(blob_url: str | None, blob_dir: Path) -> Blobs:
+    """The S3 store for an `s3://` URL, else the directory; not prepared yet."""
+    if blob_url is None:
+        return BlobStore(blob_dir)
+    from pixpress_server.s3blobs import S3Blobs  # boto3 loads only when used
+
+    return S3Blobs(blob_url)
 
 
 class BlobStore:
@@ -30,7 +64,15 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
-    def adopt(self, finished: Path, sha256: str) -> Path:
+    def open(self, sha256: str, start: int = 0) -> IO[bytes]:
+        file = self.path_for(sha256).open("rb", buffering=0)
+        file.seek(start)
+        return file
+
+    def fetch(self, sha256: str, spare: Path) -> Path:
+        return self.path_for(sha256)  # read in place: a blob file is never rewritten
+
+    def adopt(self, finished: Path, sha256: str) -> None:
         """Make the finished file `finished` the blob for `sha256`.
 
         The file is hard-linked, not moved: the caller keeps its own name for it (to stream
@@ -39,20 +81,19 @@ class BlobStore:
         """
         target = self.path_for(sha256)
         if target.is_file():
-            return target  # same content is already stored
+            return  # same content is already stored
         target.parent.mkdir(exist_ok=True)
         with finished.open("rb") as file:
             os.fsync(file.fileno())
         try:
             os.link(finished, target)
         except FileExistsError:
-            return target  # stored meanwhile by another writer of the same bytes
+            return  # stored meanwhile by another writer of the same bytes
         except OSError as error:
             if error.errno != errno.EXDEV:
                 raise
             _copy_into_place(finished, target)
         _fsync_directory(target.parent)
-        return target
 
     def remove(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)

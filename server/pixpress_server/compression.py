@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pixpress_server.blobs import link_or_copy
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from pixpress_server.actions import ActionRun, ActionTracker
     from pixpress_server.admission import MemoryBudget
-    from pixpress_server.blobs import BlobStore
+    from pixpress_server.blobs import Blobs
     from pixpress_server.content import Contents
     from pixpress_server.processing.model import (
         CompressOptions,
@@ -52,7 +52,11 @@ def sha256_of(path: Path) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One compression to run: where the input is, where the output may go, what to do."""
+    """One compression to run: where the input is, where the output may go, what to do.
+
+    With `source_blob` (a stored asset's sha256) `source` is a spool path the blob's bytes
+    may be fetched into, when the blob storage is not a local directory.
+    """
 
     action_id: str
     owner: str
@@ -62,6 +66,7 @@ class Job:
     target: Path  # a spool path the worker may write
     options: CompressOptions
     store_output: bool
+    source_blob: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +82,7 @@ class Compressor:
         limits: Limits,
         pool: WorkerPool,
         budget: MemoryBudget,
-        blobs: BlobStore,
+        blobs: Blobs,
         contents: Contents,
         tracker: ActionTracker,
     ) -> None:
@@ -105,16 +110,21 @@ class Compressor:
         return done
 
     async def _run(self, job: Job) -> Done:
-        input_blob = job.source.parent.parent == self._blobs.root
+        if not job.source_blob:
+            return await self._compress(job, borrowed=False)
         try:
-            return await self._compress(job, input_blob)
+            try:
+                source = await asyncio.to_thread(self._blobs.fetch, job.source_blob, job.source)
+            except FileNotFoundError:
+                raise _input_deleted() from None
+            # The blob's own file when the storage is a directory, else the spool copy.
+            return await self._compress(replace(job, source=source), source != job.source)
         finally:
-            if input_blob:
-                # The action pinned its input asset's bytes while unfinished (see
-                # content.py); if the asset was deleted meanwhile they go now.
-                await self._contents.release(job.source.name, ignoring_action=job.action_id)
+            # The action pinned its input asset's bytes while unfinished (see content.py);
+            # if the asset was deleted meanwhile they go now.
+            await self._contents.release(job.source_blob, ignoring_action=job.action_id)
 
-    async def _compress(self, job: Job, input_blob: bool) -> Done:
+    async def _compress(self, job: Job, borrowed: bool) -> Done:
         header = await self._header(job)
         async with self._budget.reserve(estimate_memory(header, job.source_size, job.options)):
             outcome = await self._pool.compress(
@@ -124,7 +134,7 @@ class Compressor:
                 ),
             )
         output = job.source if outcome.kept_original else job.target
-        if outcome.kept_original and input_blob:
+        if outcome.kept_original and borrowed:
             # Streamed back after the action ends, when the blob may be gone: our own name.
             await asyncio.to_thread(link_or_copy, job.source, job.target)
             output = job.target
@@ -139,9 +149,7 @@ class Compressor:
             with job.source.open("rb") as file:
                 head = file.read(HEAD_BYTES)
         except FileNotFoundError:
-            # Only when the asset was deleted between being looked up and the action's row
-            # being written (which pins it): the client's doing, not a server fault.
-            raise NotFound("the input asset was deleted before the action started") from None
+            raise _input_deleted() from None
         header = read_header(head, ImageFormat(job.source_format))
         if header is None:
             return await self._pool.probe(ProbeJob(job.source, self._limits))
@@ -159,6 +167,12 @@ class Compressor:
             str(outcome.header.format),
             AssetOrigin.OUTPUT,
         )
+
+
+def _input_deleted() -> NotFound:
+    # Only when the asset was deleted between being looked up and the action's row being
+    # written (which pins it): the client's doing, not a server fault.
+    return NotFound("the input asset was deleted before the action started")
 
 
 def _response(done: Done) -> ActionResponseData:

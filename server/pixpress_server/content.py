@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
     from pathlib import Path
 
-    from pixpress_server.blobs import BlobStore
+    from pixpress_server.blobs import Blobs
     from pixpress_server.store.base import AssetStore
 
 T = TypeVar("T")
@@ -39,9 +39,7 @@ class _Waiting:
 
 
 class Contents:
-    def __init__(
-        self, store: AssetStore, blobs: BlobStore, max_owner_bytes: int | None = None
-    ) -> None:
+    def __init__(self, store: AssetStore, blobs: Blobs, max_owner_bytes: int | None = None) -> None:
         self._store = store
         self._blobs = blobs
         self.max_owner_bytes = max_owner_bytes

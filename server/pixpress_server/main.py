@@ -27,7 +27,7 @@ from pixpress.v1 import (
     routes_pb2_grpc,
 )
 
-from pixpress_server import __version__, gc_command, migrate_command
+from pixpress_server import __version__, gc_command
 from pixpress_server import settings as settings_module
 from pixpress_server.actions import ActionTracker
 from pixpress_server.admission import MemoryBudget, RequestQueue
@@ -35,7 +35,7 @@ from pixpress_server.auth import commands as key_commands
 from pixpress_server.auth.authenticator import Authenticator
 from pixpress_server.auth.gate import Gate
 from pixpress_server.auth.interceptor import authenticating
-from pixpress_server.blobs import BlobStore
+from pixpress_server.blobs import Blobs, open_blobs
 from pixpress_server.calls.actions import ActionCalls
 from pixpress_server.calls.assets import AssetCalls
 from pixpress_server.calls.compress import CompressCalls
@@ -63,8 +63,7 @@ from pixpress_server.servicers.malformed import decoding_checked
 from pixpress_server.servicers.routes import RouteServicer
 from pixpress_server.settings import Settings, SettingsError
 from pixpress_server.spool import Spool
-from pixpress_server.store.base import Store
-from pixpress_server.store.opening import open_store
+from pixpress_server.store.sqlite import SqliteStore
 from pixpress_server.tls import server_credentials
 from pixpress_server.workers.pool import WorkerPool
 
@@ -102,7 +101,7 @@ def build_route(settings: Settings) -> Route:
     )
 
 
-def build_gate(settings: Settings, store: Store) -> Gate | None:
+def build_gate(settings: Settings, store: SqliteStore) -> Gate | None:
     """Who may call (keys, failed-auth throttle, rate), shared by both edges; None: auth off."""
     if settings.insecure_no_auth:
         return None
@@ -120,11 +119,11 @@ def build_interceptors(gate: Gate | None) -> list[grpc.aio.ServerInterceptor]:
     return [GuardInterceptor(authenticating(gate)), malformed]  # the first listed runs first
 
 
-async def open_storage(settings: Settings) -> tuple[BlobStore, Store, Contents]:
-    """The blob files, the store, and the protocol that keeps the two consistent."""
-    blobs = BlobStore(settings.blob_dir)
+def open_storage(settings: Settings) -> tuple[Blobs, SqliteStore, Contents]:
+    """The blob storage, the store, and the protocol that keeps the two consistent."""
+    blobs = open_blobs(settings.blob_url, settings.blob_dir)
     blobs.prepare()
-    store = await open_store(settings.store, settings.database_path)
+    store = SqliteStore(settings.database_path)
     return blobs, store, Contents(store, blobs, settings.max_storage_per_owner)
 
 
@@ -139,7 +138,7 @@ async def serve(settings: Settings) -> None:
 
     spool = Spool(settings.spool_dir)
     spool.prepare()
-    blobs, store, contents = await open_storage(settings)
+    blobs, store, contents = open_storage(settings)
     sweeper = Sweeper.started(
         store, contents, Retention(settings.action_retention, settings.output_retention)
     )
@@ -204,7 +203,7 @@ async def serve(settings: Settings) -> None:
     )
     await sweeper.stop()
     await pool.close()
-    await store.close()
+    store.close()
     logger.info("stopped")
 
 
@@ -212,7 +211,7 @@ async def _log_start(
     settings: Settings,
     route: Route,
     credentials: grpc.ServerCredentials | None,
-    store: Store,
+    store: SqliteStore,
 ) -> None:
     logger.info(
         "route=%s (%s) auth=%s workers=%d memory_budget=%d max_input_bytes=%d data_dir=%s",
@@ -244,8 +243,8 @@ class Storage:
     """Where request bytes are staged, asset bytes kept, and records stored."""
 
     spool: Spool
-    blobs: BlobStore
-    store: Store
+    blobs: Blobs
+    store: SqliteStore
     contents: Contents
 
 
@@ -282,7 +281,6 @@ def _build_calls(
         queue,
         storage.spool,
         storage.store,
-        storage.blobs,
         settings.max_input_bytes,
         route,
     )
@@ -342,7 +340,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="pixpress-server",
         description="Serve pixpress: compress an image while maintaining its current format. "
         "`pixpress-server keys --help` manages API keys; `pixpress-server gc --help` applies "
-        "retention once; `pixpress-server migrate --help` updates the store's schema.",
+        "retention once.",
     )
     settings_module.add_arguments(parser)
     return parser
@@ -357,8 +355,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return key_commands.run(keys_parser.parse_args(arguments))
     if arguments[:1] == ["gc"]:
         return gc_command.main(arguments[1:])
-    if arguments[:1] == ["migrate"]:
-        return migrate_command.main(arguments[1:])
     parser = _parser()
     try:
         settings = settings_module.load(parser.parse_args(arguments))

@@ -16,7 +16,7 @@ from pixpress_server.store.records import utc_now
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from pixpress_server.blobs import BlobStore
+    from pixpress_server.blobs import Blobs
     from pixpress_server.content import Contents
     from pixpress_server.store.base import Store
     from pixpress_server.store.records import AssetRecord
@@ -81,7 +81,7 @@ async def sweep(
     return report
 
 
-async def collect_unreferenced_blobs(store: Store, contents: Contents, blobs: BlobStore) -> int:
+async def collect_unreferenced_blobs(store: Store, contents: Contents, blobs: Blobs) -> int:
     """Remove blob files that nothing references (a crash can leave them); how many."""
     referenced = await store.all_content()
     on_disk = await asyncio.to_thread(lambda: set(blobs.stored()))

@@ -46,7 +46,7 @@ class Settings:
     memory_budget: int = machine_memory_bytes() // 2
     max_queue: int = 256
     data_dir: Path = Path(".pixpress")
-    store: str | None = None  # a postgresql:// URL shared by replicas; None: SQLite in data_dir
+    blob_url: str | None = None  # s3://bucket/prefix for asset bytes; None: data_dir/blobs
     log_level: str = "INFO"
     shutdown_grace: float = 30.0
     insecure_no_auth: bool = False
@@ -169,10 +169,10 @@ def _uuid(text: str) -> str:
         raise ValueError("expected a UUID such as 6e8bf803-009e-4ccc-b968-09366eba9fcc") from None
 
 
-def store_url(text: str) -> str:
-    """A PostgreSQL connection URL: the value of --store."""
-    if not text.startswith(("postgresql://", "postgres://")):
-        raise ValueError("expected a URL such as postgresql://user@host:5432/pixpress")
+def _blob_url(text: str) -> str:
+    """Where asset bytes live: s3://BUCKET/PREFIX (endpoint and credentials from AWS_*)."""
+    if not text.startswith("s3://") or not text.removeprefix("s3://").partition("/")[0]:
+        raise ValueError("expected s3://BUCKET/PREFIX")
     return text
 
 
@@ -206,7 +206,7 @@ _FLAGS: Mapping[str, _Flag] = {
         int, "requests allowed to wait for room before RESOURCE_EXHAUSTED", minimum=1
     ),
     "data_dir": _Flag(Path, "where pixpress keeps its data (spool files, store)"),
-    "store": _Flag(store_url, "PostgreSQL URL of the store replicas share (default: SQLite file)"),
+    "blob_url": _Flag(_blob_url, "s3://BUCKET/PREFIX for asset bytes (default: DATA_DIR/blobs)"),
     "log_level": _Flag(_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "shutdown_grace": _Flag(
         float, "seconds in-flight requests get to finish on SIGTERM", minimum=0

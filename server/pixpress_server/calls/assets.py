@@ -3,6 +3,7 @@ open the stored bytes, delete."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import IO, TYPE_CHECKING
 
 from pixpress_server.calls.receive import receive_image
@@ -12,10 +13,10 @@ from pixpress_server.processing.formats import SNIFF_BYTES
 from pixpress_server.store.records import AssetOrigin
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Generator
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
     from pixpress_server.admission import RequestQueue
-    from pixpress_server.blobs import BlobStore
+    from pixpress_server.blobs import Blobs
     from pixpress_server.content import Contents
     from pixpress_server.routes import Route
     from pixpress_server.spool import Spool
@@ -27,7 +28,7 @@ class AssetCalls:
     def __init__(
         self,
         store: AssetStore,
-        blobs: BlobStore,
+        blobs: Blobs,
         spool: Spool,
         queue: RequestQueue,
         max_input_bytes: int,
@@ -67,10 +68,11 @@ class AssetCalls:
             raise NotFound(f"no asset {asset_id}")
         return asset
 
-    def open(self, asset: AssetRecord) -> IO[bytes]:
-        """The asset's bytes, open for reading: once open, a delete cannot cut them off."""
+    async def open(self, asset: AssetRecord, start: int = 0) -> IO[bytes]:
+        """The asset's bytes from `start`, open for reading: once open, a delete cannot cut
+        them off."""
         try:
-            return self._blobs.path_for(asset.sha256).open("rb", buffering=0)
+            return await asyncio.to_thread(self._blobs.open, asset.sha256, start)
         except FileNotFoundError:  # deleted since found
             raise NotFound(f"no asset {asset.id}") from None
 
@@ -91,16 +93,17 @@ class AssetCalls:
             yield chunk
 
 
-def chunks_of(
+async def chunks_of(
     file: IO[bytes], chunk_size: int, length: int | None = None
-) -> Generator[bytes, None, None]:
+) -> AsyncGenerator[bytes, None]:
     """The open file's bytes from where it stands, in pieces of at most chunk_size; closed
-    after. `length` stops early (a Range request)."""
+    after. `length` stops early (a Range request). Each read runs in a thread: the bytes
+    may come over the network (S3)."""
     with file:
         remaining = length
         while remaining is None or remaining > 0:
             want = chunk_size if remaining is None else min(chunk_size, remaining)
-            chunk = file.read(want)
+            chunk = await asyncio.to_thread(file.read, want)
             if not chunk:
                 return
             if remaining is not None:

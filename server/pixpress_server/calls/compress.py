@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from pixpress_server.actions import ActionTracker, CancelReason
     from pixpress_server.admission import RequestQueue
-    from pixpress_server.blobs import BlobStore
     from pixpress_server.compression import Compressor, Done
     from pixpress_server.processing.model import CompressOptions
     from pixpress_server.routes import Route
@@ -83,7 +82,6 @@ class CompressCalls:
         queue: RequestQueue,
         spool: Spool,
         assets: AssetStore,
-        blobs: BlobStore,
         max_input_bytes: int,
         route: Route,
     ) -> None:
@@ -92,7 +90,6 @@ class CompressCalls:
         self._queue = queue
         self._spool = spool
         self._assets = assets
-        self._blobs = blobs
         self._max_input_bytes = max_input_bytes
         self._route = route
         self._background: set[asyncio.Task[None]] = set()
@@ -241,10 +238,11 @@ class CompressCalls:
         return Job(
             action_id=action_id,
             owner=owner,
-            source=self._blobs.path_for(asset.sha256),
+            source=files.input.path,  # the blob's bytes may be fetched here
             source_size=asset.size,
             source_format=asset.format,
             target=files.output,
             options=request.options,
             store_output=request.store_output,
+            source_blob=asset.sha256,
         )

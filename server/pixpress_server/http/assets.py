@@ -1,7 +1,6 @@
 """Assets over HTTP: upload (raw or multipart), metadata, content (ETag, Range), delete."""
 
 import re
-from collections.abc import AsyncGenerator, Generator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -68,11 +67,10 @@ def assets_router(edge: Edge) -> APIRouter:
                 headers["Content-Range"] = f"bytes */{asset.size}"
                 return Response(status_code=416, headers=headers)
             start, end = span
-            file = edge.assets.open(asset)
-            file.seek(start)
+            file = await edge.assets.open(asset, start)
             headers["Content-Range"] = f"bytes {start}-{end}/{asset.size}"
             headers["Content-Length"] = str(end - start + 1)
-            body = _iterate(chunks_of(file, RESPONSE_CHUNK_BYTES, end - start + 1))
+            body = chunks_of(file, RESPONSE_CHUNK_BYTES, end - start + 1)
             return ClosingStreamingResponse(
                 body,
                 status_code=206,
@@ -80,9 +78,9 @@ def assets_router(edge: Edge) -> APIRouter:
                 headers=headers,
                 idle_seconds=edge.idle_seconds,
             )
-        file = edge.assets.open(asset)
+        file = await edge.assets.open(asset)
         headers["Content-Length"] = str(asset.size)
-        body = _iterate(chunks_of(file, RESPONSE_CHUNK_BYTES))
+        body = chunks_of(file, RESPONSE_CHUNK_BYTES)
         return ClosingStreamingResponse(
             body, media_type=media_type, headers=headers, idle_seconds=edge.idle_seconds
         )
@@ -93,15 +91,6 @@ def assets_router(edge: Edge) -> APIRouter:
         return Response(status_code=204)
 
     return router
-
-
-async def _iterate(chunks: Generator[bytes, None, None]) -> AsyncGenerator[bytes, None]:
-    """A sync chunk generator as an async one (closing it closes the file)."""
-    try:
-        for chunk in chunks:
-            yield chunk
-    finally:
-        chunks.close()
 
 
 def _tags(header: str) -> set[str]:

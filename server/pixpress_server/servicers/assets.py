@@ -53,9 +53,9 @@ class AssetServicer(assets_pb2_grpc.AssetServiceServicer):
         self, request: assets_pb2.DownloadAssetRequest
     ) -> AsyncGenerator[assets_pb2.DownloadAssetResponse, None]:
         asset = await self._assets.find(current_owner(), request.id)
-        with self._assets.open(asset) as file:
+        with await self._assets.open(asset) as file:
             yield assets_pb2.DownloadAssetResponse(asset=asset_to_wire(asset))
-            for chunk in chunks_of(file, RESPONSE_CHUNK_BYTES):
+            async for chunk in chunks_of(file, RESPONSE_CHUNK_BYTES):
                 yield assets_pb2.DownloadAssetResponse(chunk=chunk)
 
     @unary_errors

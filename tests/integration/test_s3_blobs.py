@@ -1,0 +1,260 @@
+"""Asset bytes in S3 (`--blob-url s3://…`) on a real server against moto's standalone emulator:
+uploads over gRPC and HTTP, downloads with a Range, compression from an asset, stored
+outputs, deletes, the quota, and gc of stray objects."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import pyvips
+from pixpress.v1 import actions_pb2, assets_pb2, compress_pb2
+
+from tests.integration.server_process import (
+    ServerProcess,
+    Stubs,
+    create_key,
+    http_client,
+    keyed_channel,
+    start_server,
+)
+from tests.integration.test_platform_server import (
+    download,
+    rpc_error,
+    submit,
+    upload,
+    wait_terminal,
+)
+from tests.moto_service import MotoS3, running_moto
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+JPEG = (FIXTURES / "jpeg" / "Landscape_1.jpg").read_bytes()
+PNG = (FIXTURES / "png" / "kodim23.png").read_bytes()
+BUCKET, PREFIX = "pixpress-assets", "replicas/blobs"
+QUOTA = 20 * 1024 * 1024  # --max-storage-per-owner: one noise PNG (~12 MB) fits, two do not
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    with running_moto(tmp_path_factory.mktemp("moto")) as service:
+        service.client().create_bucket(Bucket=BUCKET)
+        yield service
+
+
+@pytest.fixture(scope="module")
+def s3(moto: MotoS3) -> Any:
+    return moto.client()
+
+
+@pytest.fixture(scope="module")
+def server(
+    moto: MotoS3, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
+    data_dir = tmp_path_factory.mktemp("s3-server")
+    keys = {owner: create_key(data_dir, owner) for owner in ("alice", "bob")}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in moto.environment.items():
+            patch.setenv(name, value)  # the server subprocess inherits them
+        process = start_server(
+            data_dir,
+            [
+                "--workers",
+                "1",
+                "--rate-limit",
+                "0",
+                "--blob-url",
+                f"s3://{BUCKET}/{PREFIX}",
+                "--max-storage-per-owner",
+                str(QUOTA),
+            ],
+        )
+    process.api_key = keys["alice"]
+    yield process, keys
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def alice(server: tuple[ServerProcess, dict[str, str]]) -> Iterator[Stubs]:
+    stubs = Stubs(keyed_channel(server[0].address, server[1]["alice"]))
+    yield stubs
+    stubs.channel.close()
+
+
+@pytest.fixture(scope="module")
+def bob(server: tuple[ServerProcess, dict[str, str]]) -> Iterator[Stubs]:
+    stubs = Stubs(keyed_channel(server[0].address, server[1]["bob"]))
+    yield stubs
+    stubs.channel.close()
+
+
+def key_of(data: bytes) -> str:
+    sha256 = hashlib.sha256(data).hexdigest()
+    return f"{PREFIX}/{sha256[:2]}/{sha256}"
+
+
+def stored_object(s3: Any, data: bytes) -> bytes | None:
+    """The object holding `data`'s blob, or None when there is none."""
+    try:
+        response = s3.get_object(Bucket=BUCKET, Key=key_of(data))
+    except s3.exceptions.NoSuchKey:
+        return None
+    body: bytes = response["Body"].read()
+    return body
+
+
+def noise_png(seed: int) -> bytes:
+    """About 12 MB of incompressible PNG: above the 8 MiB multipart threshold."""
+    pixels = hashlib.shake_256(seed.to_bytes(4, "big")).digest(2000 * 2000 * 3)
+    image = pyvips.Image.new_from_memory(pixels, 2000, 2000, 3, "uchar")
+    return bytes(image.pngsave_buffer(compression=1))
+
+
+def small_jpeg(width: int) -> bytes:
+    photo = pyvips.Image.new_from_file(str(FIXTURES / "jpeg" / "Landscape_1.jpg"))
+    return bytes(photo.thumbnail_image(width).jpegsave_buffer(Q=95))
+
+
+def test_grpc_upload_is_an_object_in_the_bucket_and_nothing_on_disk(
+    server: tuple[ServerProcess, dict[str, str]], alice: Stubs, s3: Any
+) -> None:
+    asset = upload(alice, JPEG)
+    assert asset.sha256 == hashlib.sha256(JPEG).hexdigest()
+    assert stored_object(s3, JPEG) == JPEG
+    assert not list((server[0].data_dir / "blobs").glob("??/*"))
+    found, data = download(alice, asset.id)
+    assert (found.id, data) == (asset.id, JPEG)
+
+
+def test_http_upload_then_ranges_are_served_from_the_object(
+    server: tuple[ServerProcess, dict[str, str]], s3: Any
+) -> None:
+    with http_client(server[0]) as http:
+        created = http.post("/v1/assets", content=PNG)
+        assert created.status_code == 201, created.text
+        asset_id = created.json()["id"]
+        assert stored_object(s3, PNG) == PNG
+        whole = http.get(f"/v1/assets/{asset_id}/content")
+        middle = http.get(f"/v1/assets/{asset_id}/content", headers={"Range": "bytes=1000-70999"})
+        tail = http.get(f"/v1/assets/{asset_id}/content", headers={"Range": "bytes=-4096"})
+        start = http.get(f"/v1/assets/{asset_id}/content", headers={"Range": "bytes=0-99"})
+    assert (whole.status_code, whole.content) == (200, PNG)
+    assert (middle.status_code, middle.content) == (206, PNG[1000:71000])
+    assert middle.headers["content-range"] == f"bytes 1000-70999/{len(PNG)}"
+    assert (tail.status_code, tail.content) == (206, PNG[-4096:])
+    assert (start.status_code, start.content) == (206, PNG[:100])
+
+
+def test_large_upload_goes_up_in_parts_and_downloads_whole(bob: Stubs, s3: Any) -> None:
+    data = noise_png(1)
+    asset = upload(bob, data)
+    head = s3.head_object(Bucket=BUCKET, Key=key_of(data))
+    # A multipart object's ETag is "<md5 of the part md5s>-<parts>".
+    assert head["ETag"].strip('"').endswith("-2"), head["ETag"]
+    assert head["ContentLength"] == len(data)
+    _, downloaded = download(bob, asset.id)
+    assert hashlib.sha256(downloaded).digest() == hashlib.sha256(data).digest()
+
+
+def test_quota_still_applies_and_a_refused_upload_leaves_no_object(bob: Stubs, s3: Any) -> None:
+    held = noise_png(1)
+    if s3.list_objects_v2(Bucket=BUCKET, Prefix=key_of(held))["KeyCount"] == 0:
+        upload(bob, held)  # run alone: bob holds what the large upload left him
+    refused = noise_png(3)
+    error = rpc_error(upload, bob, refused)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
+    assert "storage quota" in (error.details() or "")
+    assert stored_object(s3, refused) is None
+
+
+def test_compress_from_an_asset_with_its_output_stored(alice: Stubs, s3: Any) -> None:
+    source = small_jpeg(480)
+    asset = upload(alice, source)
+    # Streamed back (Compress with the asset as input): the worker read a fetched copy.
+    options = compress_pb2.CompressOptions(quality=60, input_asset_id=asset.id)
+    responses = list(alice.compress.Compress(iter([compress_pb2.CompressRequest(options=options)])))
+    streamed = b"".join(response.chunk for response in responses)
+    assert streamed[:3] == b"\xff\xd8\xff"
+    assert 0 < len(streamed) < len(source)
+    # In the background, its output stored as an asset: an object of its own.
+    queued = submit(alice, asset.id)
+    done = wait_terminal(alice, queued.id)
+    assert done.status == actions_pb2.ACTION_STATUS_SUCCEEDED, done.error
+    output_id = done.response.output_asset_id
+    output, output_bytes = download(alice, output_id)
+    assert output.size == len(output_bytes) == done.response.output_size
+    assert stored_object(s3, output_bytes) == output_bytes
+    assert output_bytes[:3] == b"\xff\xd8\xff"
+
+
+def test_delete_removes_the_object_once_nothing_names_it(alice: Stubs, s3: Any) -> None:
+    data = small_jpeg(211)
+    first, second = upload(alice, data), upload(alice, data)
+    assert stored_object(s3, data) == data
+    alice.assets.DeleteAsset(assets_pb2.DeleteAssetRequest(id=first.id))
+    assert stored_object(s3, data) == data  # the second asset still names the bytes
+    alice.assets.DeleteAsset(assets_pb2.DeleteAssetRequest(id=second.id))
+    assert stored_object(s3, data) is None
+    error = rpc_error(download, alice, second.id)
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_gc_removes_objects_no_asset_names(
+    server: tuple[ServerProcess, dict[str, str]], moto: MotoS3, s3: Any
+) -> None:
+    stray = b"bytes no asset names"
+    s3.put_object(Bucket=BUCKET, Key=key_of(stray), Body=stray)
+    kept = s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["KeyCount"] - 1
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixpress_server.main",
+            "gc",
+            "--data-dir",
+            str(server[0].data_dir),
+            "--blob-url",
+            f"s3://{BUCKET}/{PREFIX}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **moto.environment},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 unreferenced blob files" in result.stdout, result.stdout
+    assert stored_object(s3, stray) is None
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["KeyCount"] == kept
+
+
+def test_an_unreachable_bucket_stops_the_server_at_start(moto: MotoS3, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixpress_server.main",
+            "--port",
+            "0",
+            "--http-port",
+            "off",
+            "--insecure-no-auth",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--blob-url",
+            "s3://no-such-bucket/x",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **moto.environment},
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "--blob-url s3://no-such-bucket/x: cannot reach the bucket" in result.stderr
