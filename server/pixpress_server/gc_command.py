@@ -15,7 +15,7 @@ from pixpress_server.blobs import open_blobs
 from pixpress_server.content import Contents
 from pixpress_server.retention import Retention, collect_unreferenced_blobs, sweep
 from pixpress_server.settings import Settings, SettingsError, env_name
-from pixpress_server.store.sqlite import SqliteStore
+from pixpress_server.store.opening import open_store
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name, text in (
         ("data_dir", "the server's data dir (default .pixpress)"),
+        ("store", "PostgreSQL URL of the shared store (default: the data dir's SQLite file)"),
         ("blob_url", "s3://BUCKET/PREFIX holding the asset bytes (default: DATA_DIR/blobs)"),
         ("action_retention", "delete finished actions older than this (e.g. 30d)"),
         ("output_retention", "delete stored outputs older than this (e.g. 7d)"),
@@ -46,7 +47,7 @@ def main(arguments: Sequence[str]) -> int:
         settings = settings_module.load(parser.parse_args(arguments))
     except SettingsError as error:
         parser.error(str(error))
-    if not settings.database_path.is_file():
+    if settings.store is None and not settings.database_path.is_file():
         print(f"pixpress-server gc: no pixpress data in {settings.data_dir}", file=sys.stderr)
         return 2
     for line in asyncio.run(_collect(settings)):
@@ -55,7 +56,7 @@ def main(arguments: Sequence[str]) -> int:
 
 
 async def _collect(settings: Settings) -> list[str]:
-    store = SqliteStore(settings.database_path)
+    store = await open_store(settings.store, settings.database_path)
     blobs = open_blobs(settings.blob_url, settings.blob_dir)
     contents = Contents(store, blobs)
     retention = Retention(settings.action_retention, settings.output_retention)
@@ -63,7 +64,7 @@ async def _collect(settings: Settings) -> list[str]:
         report = await sweep(store, contents, retention)
         orphans = await collect_unreferenced_blobs(store, contents, blobs)
     finally:
-        store.close()
+        await store.close()
     lines = [
         "actions: retention off"
         if retention.actions is None

@@ -27,7 +27,7 @@ from pixpress.v1 import (
     routes_pb2_grpc,
 )
 
-from pixpress_server import __version__, gc_command
+from pixpress_server import __version__, gc_command, migrate_command
 from pixpress_server import settings as settings_module
 from pixpress_server.actions import ActionTracker
 from pixpress_server.admission import MemoryBudget, RequestQueue
@@ -63,7 +63,8 @@ from pixpress_server.servicers.malformed import decoding_checked
 from pixpress_server.servicers.routes import RouteServicer
 from pixpress_server.settings import Settings, SettingsError
 from pixpress_server.spool import Spool
-from pixpress_server.store.sqlite import SqliteStore
+from pixpress_server.store.base import Store
+from pixpress_server.store.opening import open_store
 from pixpress_server.tls import server_credentials
 from pixpress_server.workers.pool import WorkerPool
 
@@ -101,7 +102,7 @@ def build_route(settings: Settings) -> Route:
     )
 
 
-def build_gate(settings: Settings, store: SqliteStore) -> Gate | None:
+def build_gate(settings: Settings, store: Store) -> Gate | None:
     """Who may call (keys, failed-auth throttle, rate), shared by both edges; None: auth off."""
     if settings.insecure_no_auth:
         return None
@@ -119,11 +120,11 @@ def build_interceptors(gate: Gate | None) -> list[grpc.aio.ServerInterceptor]:
     return [GuardInterceptor(authenticating(gate)), malformed]  # the first listed runs first
 
 
-def open_storage(settings: Settings) -> tuple[Blobs, SqliteStore, Contents]:
+async def open_storage(settings: Settings) -> tuple[Blobs, Store, Contents]:
     """The blob storage, the store, and the protocol that keeps the two consistent."""
     blobs = open_blobs(settings.blob_url, settings.blob_dir)
-    blobs.prepare()
-    store = SqliteStore(settings.database_path)
+    await asyncio.to_thread(blobs.prepare)
+    store = await open_store(settings.store, settings.database_path)
     return blobs, store, Contents(store, blobs, settings.max_storage_per_owner)
 
 
@@ -138,7 +139,7 @@ async def serve(settings: Settings) -> None:
 
     spool = Spool(settings.spool_dir)
     spool.prepare()
-    blobs, store, contents = open_storage(settings)
+    blobs, store, contents = await open_storage(settings)
     sweeper = Sweeper.started(
         store, contents, Retention(settings.action_retention, settings.output_retention)
     )
@@ -203,7 +204,7 @@ async def serve(settings: Settings) -> None:
     )
     await sweeper.stop()
     await pool.close()
-    store.close()
+    await store.close()
     logger.info("stopped")
 
 
@@ -211,7 +212,7 @@ async def _log_start(
     settings: Settings,
     route: Route,
     credentials: grpc.ServerCredentials | None,
-    store: SqliteStore,
+    store: Store,
 ) -> None:
     logger.info(
         "route=%s (%s) auth=%s workers=%d memory_budget=%d max_input_bytes=%d data_dir=%s",
@@ -244,7 +245,7 @@ class Storage:
 
     spool: Spool
     blobs: Blobs
-    store: SqliteStore
+    store: Store
     contents: Contents
 
 
@@ -340,7 +341,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="pixpress-server",
         description="Serve pixpress: compress an image while maintaining its current format. "
         "`pixpress-server keys --help` manages API keys; `pixpress-server gc --help` applies "
-        "retention once.",
+        "retention once; `pixpress-server migrate --help` updates the store's schema.",
     )
     settings_module.add_arguments(parser)
     return parser
@@ -355,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return key_commands.run(keys_parser.parse_args(arguments))
     if arguments[:1] == ["gc"]:
         return gc_command.main(arguments[1:])
+    if arguments[:1] == ["migrate"]:
+        return migrate_command.main(arguments[1:])
     parser = _parser()
     try:
         settings = settings_module.load(parser.parse_args(arguments))

@@ -47,6 +47,7 @@ class Settings:
     max_queue: int = 256
     data_dir: Path = Path(".pixpress")
     blob_url: str | None = None  # s3://bucket/prefix for asset bytes; None: data_dir/blobs
+    store: str | None = None  # a postgresql:// URL shared by replicas; None: SQLite in data_dir
     log_level: str = "INFO"
     shutdown_grace: float = 30.0
     insecure_no_auth: bool = False
@@ -169,6 +170,13 @@ def _uuid(text: str) -> str:
         raise ValueError("expected a UUID such as 6e8bf803-009e-4ccc-b968-09366eba9fcc") from None
 
 
+def store_url(text: str) -> str:
+    """A PostgreSQL connection URL: the value of --store."""
+    if not text.startswith(("postgresql://", "postgres://")):
+        raise ValueError("expected a URL such as postgresql://user@host:5432/pixpress")
+    return text
+
+
 def _blob_url(text: str) -> str:
     """Where asset bytes live: s3://BUCKET/PREFIX (endpoint and credentials from AWS_*)."""
     if not text.startswith("s3://") or not text.removeprefix("s3://").partition("/")[0]:
@@ -207,6 +215,7 @@ _FLAGS: Mapping[str, _Flag] = {
     ),
     "data_dir": _Flag(Path, "where pixpress keeps its data (spool files, store)"),
     "blob_url": _Flag(_blob_url, "s3://BUCKET/PREFIX for asset bytes (default: DATA_DIR/blobs)"),
+    "store": _Flag(store_url, "PostgreSQL URL of the store replicas share (default: SQLite file)"),
     "log_level": _Flag(_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "shutdown_grace": _Flag(
         float, "seconds in-flight requests get to finish on SIGTERM", minimum=0
