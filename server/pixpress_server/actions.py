@@ -62,6 +62,12 @@ class ActionTracker:
         # Per action, one queue per WatchAction call: a put wakes it to re-read the store.
         self._watchers: defaultdict[str, set[asyncio.Queue[None]]] = defaultdict(set)
         self._tasks: dict[str, asyncio.Task[object]] = {}
+        self._ended: list[Callable[[ActionStatus], None]] = []
+
+    def on_end(self, listener: Callable[[ActionStatus], None]) -> None:
+        """Call `listener` with the status whenever this tracker moves an action to a terminal
+        status (startup recovery excluded)."""
+        self._ended.append(listener)
 
     async def recover(self) -> int:
         """At start-up: actions left unfinished by a previous run become FAILED."""
@@ -219,4 +225,7 @@ class ActionTracker:
         if updated:
             for changed in self._watchers.get(action_id, ()):
                 changed.put_nowait(None)
+            if status.is_terminal:
+                for listener in self._ended:
+                    listener(status)
         return updated

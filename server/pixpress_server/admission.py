@@ -34,6 +34,15 @@ class RequestQueue:
         self._empty = asyncio.Event()
         self._empty.set()
 
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def in_use(self) -> int:
+        """Slots held now: requests between their first byte and their last."""
+        return self._in_use
+
     @contextlib.contextmanager
     def slot(self, owner: str) -> Iterator[None]:
         if self._in_use >= self._capacity:
@@ -73,6 +82,20 @@ class MemoryBudget:
         self._total = total
         self._used = 0
         self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @property
+    def used(self) -> int:
+        """Estimated bytes reserved now."""
+        return self._used
+
+    @property
+    def waiting(self) -> int:
+        """Reservations waiting for room."""
+        return sum(1 for _, future in self._waiters if not future.done())
 
     @contextlib.asynccontextmanager
     async def reserve(self, amount: int) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -92,6 +93,11 @@ class Compressor:
         self._blobs = blobs
         self._contents = contents
         self._tracker = tracker
+        self._listeners: list[Callable[[CompressOutcome], None]] = []
+
+    def on_done(self, listener: Callable[[CompressOutcome], None]) -> None:
+        """Call `listener` with the outcome of every compression that succeeds."""
+        self._listeners.append(listener)
 
     async def run(self, job: Job, action: ActionRun) -> Done:
         """Do the work, noting on `action` what was received and the outcome.
@@ -104,6 +110,8 @@ class Compressor:
         # still shows its size and format.
         action.received = (job.source_size, job.source_format)
         done = await self._run(job)
+        for listener in self._listeners:
+            listener(done.outcome)
         action.response = _response(done)
         if job.store_output:
             await self._tracker.settle(action)

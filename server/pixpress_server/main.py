@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import signal
 import sys
@@ -47,7 +48,10 @@ from pixpress_server.filemodes import restrict_new_files, tighten
 from pixpress_server.health import ServingHealth
 from pixpress_server.http.app import build_app
 from pixpress_server.http.edge import Edge
+from pixpress_server.http.metered import MeteredHttp
 from pixpress_server.http.serve import HttpServer, bind
+from pixpress_server.metrics import EdgeName, Metrics
+from pixpress_server.metrics_server import MetricsServer
 from pixpress_server.page_tokens import PageTokens, load_or_create_secret
 from pixpress_server.processing.model import Limits
 from pixpress_server.ratelimit import FailureWindow, TokenBuckets
@@ -60,6 +64,7 @@ from pixpress_server.servicers.compress import CompressServicer
 from pixpress_server.servicers.guard import GuardInterceptor
 from pixpress_server.servicers.idle import IdleStreams
 from pixpress_server.servicers.malformed import decoding_checked
+from pixpress_server.servicers.metered import MeteredInterceptor
 from pixpress_server.servicers.routes import RouteServicer
 from pixpress_server.settings import Settings, SettingsError
 from pixpress_server.spool import Spool
@@ -151,11 +156,16 @@ async def serve(settings: Settings) -> None:
     tokens = PageTokens(load_or_create_secret(settings.secret_path))
     pool = WorkerPool(settings.workers, settings.log_level, settings.threads_per_worker)
     await pool.start()
+    metrics = _metrics(pool, tracker)
 
     drain_gate = DrainGate()
     gate = build_gate(settings, store)
     server = grpc.aio.server(
-        interceptors=[GuardInterceptor(drain_gate.guarded), *build_interceptors(gate)],
+        interceptors=[
+            MeteredInterceptor(functools.partial(metrics.request, EdgeName.GRPC)),
+            GuardInterceptor(drain_gate.guarded),
+            *build_interceptors(gate),
+        ],
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
             ("grpc.max_send_message_length", _MESSAGE_LIMIT),
@@ -168,7 +178,14 @@ async def serve(settings: Settings) -> None:
     queue = RequestQueue(settings.max_queue, settings.owner_slots)
     streams = IdleStreams(settings.stream_idle_timeout)
     calls = _build_calls(
-        settings, route, Storage(spool, blobs, store, contents), tracker, tokens, pool, queue
+        settings,
+        route,
+        Storage(spool, blobs, store, contents),
+        tracker,
+        tokens,
+        pool,
+        queue,
+        metrics,
     )
     _add_servicers(server, calls, streams)
     health = HealthServicer()
@@ -176,16 +193,17 @@ async def serve(settings: Settings) -> None:
     reflection.enable(SERVICE_NAMES, server)
     try:
         port = _listen(server, settings, credentials)
-        http = _http_server(settings, calls, gate)
+        http, exposition = (
+            _http_server(settings, calls, gate, metrics),
+            _metrics_server(settings, metrics),
+        )
     except SettingsError:
         await pool.close()
         raise
     await server.start()
     serving = await ServingHealth.started(health, SERVICE_NAMES[:4], pool)
     print(f"pixpress listening on {display_address(settings.host, port)}", flush=True)
-    if http is not None:
-        await http.start()
-        print(f"pixpress http on {display_address(settings.host, http.port)}", flush=True)
+    await _start_http(http, exposition, settings.host)
     await _log_start(settings, route, credentials, store)
 
     await stop.wait()
@@ -204,6 +222,8 @@ async def serve(settings: Settings) -> None:
     )
     await sweeper.stop()
     await pool.close()
+    if exposition is not None:
+        await exposition.stop()  # last: a scrape during the drain still sees it
     await store.close()
     logger.info("stopped")
 
@@ -267,15 +287,19 @@ def _build_calls(
     tokens: PageTokens,
     pool: WorkerPool,
     queue: RequestQueue,
+    metrics: Metrics,
 ) -> Calls:
+    budget = MemoryBudget(settings.memory_budget)
     compressor = Compressor(
         Limits(max_pixels=settings.max_pixels, max_frames=settings.max_frames),
         pool,
-        MemoryBudget(settings.memory_budget),
+        budget,
         storage.blobs,
         storage.contents,
         tracker,
     )
+    compressor.on_done(metrics.compressed)
+    metrics.watch(queue, budget, pool)
     compress = CompressCalls(
         compressor,
         tracker,
@@ -307,7 +331,9 @@ def _add_servicers(server: grpc.aio.Server, calls: Calls, streams: IdleStreams) 
     routes_pb2_grpc.add_RouteServiceServicer_to_server(RouteServicer(calls.routes), server)
 
 
-def _http_server(settings: Settings, calls: Calls, gate: Gate | None) -> HttpServer | None:
+def _http_server(
+    settings: Settings, calls: Calls, gate: Gate | None, metrics: Metrics
+) -> HttpServer | None:
     """The HTTP edge over the same calls, its port bound now; None with --http-port off."""
     if settings.http_port is None:
         return None
@@ -320,7 +346,34 @@ def _http_server(settings: Settings, calls: Calls, gate: Gate | None) -> HttpSer
         gate,
         settings.stream_idle_timeout,
     )
-    return HttpServer(build_app(edge, __version__), settings, sock)
+    app = build_app(edge, __version__)
+    app.add_middleware(MeteredHttp, record=functools.partial(metrics.request, EdgeName.HTTP))
+    return HttpServer(app, settings, sock)
+
+
+def _metrics(pool: WorkerPool, tracker: ActionTracker) -> Metrics:
+    """The replica's metrics, told of worker restarts and of actions ending."""
+    metrics = Metrics()
+    pool.on_restart(metrics.worker_restarted)
+    tracker.on_end(metrics.action_ended)
+    return metrics
+
+
+async def _start_http(http: HttpServer | None, exposition: MetricsServer | None, host: str) -> None:
+    """Start the HTTP API, then /metrics, each printing where it listens."""
+    if http is not None:
+        await http.start()
+        print(f"pixpress http on {display_address(host, http.port)}", flush=True)
+    if exposition is not None:
+        await exposition.start()
+        print(f"pixpress metrics on {display_address(host, exposition.port)}", flush=True)
+
+
+def _metrics_server(settings: Settings, metrics: Metrics) -> MetricsServer | None:
+    """/metrics on its own port, bound now; None with --metrics-port off (the default)."""
+    if settings.metrics_port is None:
+        return None
+    return MetricsServer(metrics.registry, settings.host, settings.metrics_port)
 
 
 def _listen(

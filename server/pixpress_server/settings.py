@@ -36,6 +36,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 50051
     http_port: int | None = 8080  # the HTTP/JSON API and the web page; None: off
+    metrics_port: int | None = None  # Prometheus /metrics of this replica; None: off
     workers: int = os.cpu_count() or 1
     threads_per_worker: int = DEFAULT_THREADS_PER_WORKER
     max_input_bytes: int = 256 * MIB
@@ -204,6 +205,7 @@ _FLAGS: Mapping[str, _Flag] = {
     "http_port": _Flag(
         _port_or_off, "HTTP/JSON API and web page port (0 picks a free port; off disables it)"
     ),
+    "metrics_port": _Flag(_port_or_off, "Prometheus /metrics port (0 picks a free port; off)"),
     "workers": _Flag(int, "worker processes doing the image work", minimum=1),
     "threads_per_worker": _Flag(int, "libvips and oxipng threads in each worker", minimum=1),
     "max_input_bytes": _Flag(_byte_size, "largest accepted input (e.g. 256MiB)", minimum=1),

@@ -28,8 +28,8 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port; SettingsError naming --http-port if it is taken."""
+def bind(host: str, port: int, flag: str = "--http-port") -> socket.socket:
+    """A listening TCP socket on host:port; SettingsError naming `flag` if it is taken."""
     try:
         family, _, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         # proto must be IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets
@@ -40,7 +40,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
         sock.listen(1024)
     except OSError as error:
-        raise SettingsError(f"--http-port: cannot listen on {host}:{port}: {error}") from None
+        raise SettingsError(f"{flag}: cannot listen on {host}:{port}: {error}") from None
     sock.setblocking(False)
     return sock
 

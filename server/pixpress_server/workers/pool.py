@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnProcess
 
@@ -33,6 +34,14 @@ logger = logging.getLogger(__name__)
 # threads and an event loop is unsafe.
 _CONTEXT = multiprocessing.get_context("spawn")
 _START_TIMEOUT = 120.0
+
+
+class RestartReason(StrEnum):
+    """Why a worker was replaced."""
+
+    CRASHED = "crashed"  # died during a job
+    EXITED_IDLE = "exited_idle"  # died while waiting for a job
+    ABANDONED = "abandoned"  # killed: its job's caller went away, its result would be dropped
 
 
 class _WorkerDied(Exception):
@@ -126,6 +135,7 @@ class WorkerPool:
         self._workers: set[_Worker] = set()
         self._live: set[_Worker] = set()  # ready and not retired, idle or busy
         self._listeners: list[Callable[[], None]] = []
+        self._restart_listeners: list[Callable[[RestartReason], None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -137,6 +147,10 @@ class WorkerPool:
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call `listener` (on the event loop) whenever `live_workers` changes."""
         self._listeners.append(listener)
+
+    def on_restart(self, listener: Callable[[RestartReason], None]) -> None:
+        """Call `listener` (on the event loop) whenever a worker is replaced, with why."""
+        self._restart_listeners.append(listener)
 
     async def start(self) -> None:
         """Start every worker and wait until each has initialised libvips."""
@@ -196,7 +210,7 @@ class WorkerPool:
             asyncio.get_running_loop().remove_reader(worker.sentinel)
             return
         logger.error("worker %s exited while idle (code %s)", worker.pid, worker.process.exitcode)
-        self._replace(worker)
+        self._replace(worker, RestartReason.EXITED_IDLE)
 
     async def _take_idle(self) -> _Worker:
         """The next idle worker that is still alive (dead ones are replaced, never used)."""
@@ -222,12 +236,12 @@ class WorkerPool:
             raise
         except _WorkerDied as error:
             logger.error("worker %s died during a request: %s", worker.pid, error)
-            self._replace(worker)
+            self._replace(worker, RestartReason.CRASHED)
             raise WorkerUnavailable("the worker process died; retry the request") from None
         except BaseException:
             # Cancelled or timed out while the worker is busy: its result would be dropped,
             # so stop the CPU work now rather than finishing it.
-            self._replace(worker)
+            self._replace(worker, RestartReason.ABANDONED)
             raise
         self._release(worker)
         return result
@@ -236,10 +250,12 @@ class WorkerPool:
         worker.busy = False
         self._idle.put_nowait(worker)
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker, reason: RestartReason) -> None:
         if worker.retired:
             return
         worker.retired = True
+        for listener in self._restart_listeners:
+            listener(reason)
         if worker in self._live:
             asyncio.get_running_loop().remove_reader(worker.sentinel)
             self._live.discard(worker)

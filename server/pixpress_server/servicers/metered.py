@@ -1,0 +1,109 @@
+"""Every gRPC call counted and timed once, at the edge: its method, its final status name (set
+by an abort, a cancellation or a passed deadline) and its duration to the last message."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+if TYPE_CHECKING:
+    from pixpress_server.servicers.errors import Context
+    from pixpress_server.servicers.guard import Behaviour, Handler
+
+# Given the method, the gRPC status name and the seconds the call took.
+Record = Callable[[str, str, float], None]
+
+
+def status_name(context: Context, error: BaseException | None) -> str:
+    """The status the call ended with: one an abort set, else what its ending says."""
+    code = context.code()
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    if error is None:
+        return grpc.StatusCode.OK.name
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            return grpc.StatusCode.DEADLINE_EXCEEDED.name
+        return grpc.StatusCode.CANCELLED.name
+    return grpc.StatusCode.UNKNOWN.name  # what grpc answers for an exception it is given
+
+
+def _unary_out(behaviour: Behaviour, method: str, record: Record) -> Behaviour:
+    async def call(request: Any, context: Context) -> Any:
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            return await behaviour(request, context)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            record(method, status_name(context, error), time.perf_counter() - started)
+
+    return call
+
+
+def _streaming_out(behaviour: Behaviour, method: str, record: Record) -> Behaviour:
+    if not inspect.isasyncgenfunction(behaviour):
+        # Streams with `context.write` and returns (grpc's own health Watch does).
+        return _unary_out(behaviour, method, record)
+
+    async def call(request: Any, context: Context) -> AsyncIterator[Any]:
+        started = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            async for response in behaviour(request, context):
+                yield response
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            record(method, status_name(context, error), time.perf_counter() - started)
+
+    return call
+
+
+def metered(handler: Handler, method: str, record: Record) -> Handler:
+    """The same handler, each call recorded when it ends."""
+    deserializer = handler.request_deserializer
+    serializer = handler.response_serializer
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            _unary_out(handler.unary_unary, method, record), deserializer, serializer
+        )
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            _streaming_out(handler.unary_stream, method, record), deserializer, serializer
+        )
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(
+            _unary_out(handler.stream_unary, method, record), deserializer, serializer
+        )
+    assert handler.stream_stream is not None
+    return grpc.stream_stream_rpc_method_handler(
+        _streaming_out(handler.stream_stream, method, record), deserializer, serializer
+    )
+
+
+class MeteredInterceptor(grpc.aio.ServerInterceptor):
+    """Records every call the server has a handler for (health and reflection included);
+    listed first, so refusals by the drain gate, auth and the malformed check count too."""
+
+    def __init__(self, record: Record) -> None:
+        self._record = record
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return metered(handler, handler_call_details.method, self._record)
