@@ -4,21 +4,27 @@ bytes and stage latencies by format, actions by terminal status, gauges, worker 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import httpx
 import psutil
 import pytest
+import pyvips
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pixpress import Client, PixpressError
+from pixpress.v1 import compress_pb2, compress_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.server_process import (
     ServerProcess,
     create_key,
     http_client,
+    keyed_channel,
     start_server,
     worker_processes,
 )
@@ -30,6 +36,7 @@ METRICS_LISTENING = "pixpress metrics on "
 COMPRESS = "/pixpress.v1.CompressService/Compress"
 MAX_QUEUE = 17
 WAIT = 60.0
+CHUNK = 256 * 1024
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -52,6 +59,13 @@ def metrics_address(server: ServerProcess) -> str:
     line = server.process.stdout.readline()
     assert line.startswith(METRICS_LISTENING), line
     return line[len(METRICS_LISTENING) :].strip()
+
+
+@pytest.fixture(scope="module")
+def big_png() -> bytes:
+    """A real photo enlarged to about 14 MP: compressing it takes seconds of worker CPU."""
+    photo = pyvips.Image.new_from_file(str(FIXTURES / "png" / "kodim23.png"))
+    return bytes(photo.resize(6).pngsave_buffer(compression=1))
 
 
 def scrape(address: str) -> Samples:
@@ -156,6 +170,18 @@ def test_failed_requests_carry_their_grpc_status_name(
     assert not moved(before, after, "pixpress_input_bytes_total", format="png")
 
 
+def test_health_checks_are_counted_too(server: ServerProcess, metrics_address: str) -> None:
+    before = scrape(metrics_address)
+    with grpc.insecure_channel(server.address) as channel:
+        response = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=WAIT
+        )
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+    after = scrape(metrics_address)
+    call = {"edge": "grpc", "call": "/grpc.health.v1.Health/Check", "code": "OK"}
+    assert moved(before, after, "pixpress_requests_total", **call) == 1
+
+
 def test_gauges_and_the_lease_counters_are_exported(metrics_address: str) -> None:
     samples = scrape(metrics_address)
     assert value(samples, "pixpress_queue_slots") == MAX_QUEUE
@@ -200,6 +226,60 @@ def test_queue_depth_counts_a_request_in_flight(
     assert used == 1
     assert statuses == [200]
     assert value(scrape(metrics_address), "pixpress_queue_slots_used") == 0
+
+
+def test_a_job_in_flight_then_cancelled_counts_budget_restart_and_code(
+    server: ServerProcess, metrics_address: str, big_png: bytes
+) -> None:
+    (worker,) = worker_processes(server)
+    idle_cpu = sum(worker.cpu_times()[:2])
+    before = scrape(metrics_address)
+    channel = keyed_channel(server.address, str(server.api_key))
+    options = compress_pb2.CompressOptions(quality=40)
+    requests = [compress_pb2.CompressRequest(options=options)] + [
+        compress_pb2.CompressRequest(chunk=big_png[at : at + CHUNK])
+        for at in range(0, len(big_png), CHUNK)
+    ]
+    call = compress_pb2_grpc.CompressServiceStub(channel).Compress(iter(requests))
+    ended: list[grpc.StatusCode] = []
+
+    def read() -> None:
+        try:
+            for _ in call:
+                pass
+        except grpc.RpcError as error:
+            ended.append(error.code())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        # Frozen mid-job: the request holds its slot and its memory for as long as we look.
+        deadline = time.monotonic() + WAIT
+        while sum(worker.cpu_times()[:2]) < idle_cpu + 0.3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        worker.suspend()
+        during = scrape(metrics_address)
+        call.cancel()  # the server kills the busy worker: its result would be dropped
+        reader.join(WAIT)
+        deadline = time.monotonic() + WAIT
+        while True:
+            after = scrape(metrics_address)
+            if value(after, "pixpress_workers_live") == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(psutil.Error):
+            worker.resume()
+        channel.close()
+    assert value(during, "pixpress_queue_slots_used") == 1
+    assert value(during, "pixpress_memory_budget_used_bytes") > 0
+    assert ended == [grpc.StatusCode.CANCELLED]
+    assert moved(before, after, "pixpress_worker_restarts_total", reason="abandoned") == 1
+    assert value(after, "pixpress_workers_live") == 1
+    labels = {"edge": "grpc", "call": COMPRESS, "code": "CANCELLED"}
+    assert moved(before, after, "pixpress_requests_total", **labels) == 1
+    assert moved(before, after, "pixpress_actions_ended_total", status="cancelled") == 1
+    assert value(after, "pixpress_memory_budget_used_bytes") == 0
 
 
 def test_a_worker_killed_while_idle_counts_one_restart(
