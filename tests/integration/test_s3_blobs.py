@@ -33,6 +33,7 @@ from tests.integration.test_platform_server import (
     wait_terminal,
 )
 from tests.moto_service import MotoS3, running_moto
+from tests.unit.apng_samples import make_apng
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 JPEG = (FIXTURES / "jpeg" / "Landscape_1.jpg").read_bytes()
@@ -191,6 +192,21 @@ def test_compress_from_an_asset_with_its_output_stored(alice: Stubs, s3: Any) ->
     assert output.size == len(output_bytes) == done.response.output_size
     assert stored_object(s3, output_bytes) == output_bytes
     assert output_bytes[:3] == b"\xff\xd8\xff"
+
+
+def test_a_kept_original_from_an_asset_comes_back_whole(alice: Stubs, s3: Any) -> None:
+    """An APNG is kept unchanged: the bytes sent back are the fetched copy's, and the stored
+    output names the same object as the input (content-addressed)."""
+    apng = make_apng(frames=3)
+    asset = upload(alice, apng)
+    options = compress_pb2.CompressOptions(quality=80, input_asset_id=asset.id)
+    responses = list(alice.compress.Compress(iter([compress_pb2.CompressRequest(options=options)])))
+    assert b"".join(response.chunk for response in responses) == apng
+    done = wait_terminal(alice, submit(alice, asset.id).id)
+    assert done.status == actions_pb2.ACTION_STATUS_SUCCEEDED, done.error
+    assert done.response.kept_original
+    _, output = download(alice, done.response.output_asset_id)
+    assert output == apng == stored_object(s3, apng)
 
 
 def test_delete_removes_the_object_once_nothing_names_it(alice: Stubs, s3: Any) -> None:
