@@ -8,11 +8,13 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
+import psutil
 import pytest
 import pyvips
 from pixpress.v1 import actions_pb2, assets_pb2, compress_pb2
@@ -25,6 +27,7 @@ from tests.integration.server_process import (
     keyed_channel,
     start_server,
 )
+from tests.integration.test_http_assets import _peak_rss_while as peak_rss_while
 from tests.integration.test_platform_server import (
     download,
     rpc_error,
@@ -274,3 +277,61 @@ def test_an_unreachable_bucket_stops_the_server_at_start(moto: MotoS3, tmp_path:
     )
     assert result.returncode == 2, result.stderr
     assert "--blob-url s3://no-such-bucket/x: cannot reach the bucket" in result.stderr
+
+
+def test_a_100_mb_asset_goes_up_and_down_with_bounded_server_memory(
+    moto: MotoS3, tmp_path: Path
+) -> None:
+    """Up in 8 MiB parts (4 at once) from the spool file, down streamed from get_object."""
+    padding, chunk = 100 * 1024 * 1024, 1024 * 1024
+    block = os.urandom(chunk)
+    digest = hashlib.sha256(JPEG)
+    for _ in range(padding // chunk):
+        digest.update(block)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in moto.environment.items():
+            patch.setenv(name, value)
+        server = start_server(
+            tmp_path / "data", ["--workers", "1", "--blob-url", f"s3://{BUCKET}/big"]
+        )
+    try:
+        server.api_key = create_key(server.data_dir, "carol")
+        front = psutil.Process(server.pid)
+        uploaded: dict[str, object] = {}
+
+        def body() -> Iterator[bytes]:
+            yield JPEG
+            for _ in range(padding // chunk):
+                yield block
+
+        def up() -> None:
+            with http_client(server) as http:
+                response = http.post("/v1/assets", content=body())
+            assert response.status_code == 201, response.text
+            uploaded.update(response.json())
+
+        grown_up = peak_rss_while(front, up)
+        assert uploaded["sha256"] == digest.hexdigest()
+        received = hashlib.sha256()
+
+        def down() -> None:
+            with (
+                http_client(server) as http,
+                http.stream("GET", f"/v1/assets/{uploaded['id']}/content") as response,
+            ):
+                assert response.status_code == 200
+                for data in response.iter_bytes():
+                    received.update(data)
+                    time.sleep(0.0005)  # a reader a little slower than the server
+
+        grown_down = peak_rss_while(front, down)
+    finally:
+        server.stop()
+    assert received.hexdigest() == digest.hexdigest()
+    limit = 64 * 1024 * 1024
+    print(
+        f"S3 100 MiB asset: server grew {grown_up / 2**20:.1f} MiB up, "
+        f"{grown_down / 2**20:.1f} MiB down"
+    )
+    assert grown_up < limit, f"upload: the server grew by {grown_up / 2**20:.0f} MiB"
+    assert grown_down < limit, f"download: the server grew by {grown_down / 2**20:.0f} MiB"
