@@ -153,7 +153,10 @@ async def serve(settings: Settings) -> None:
     recovered = await tracker.recover()
     if recovered:
         logger.warning("%d actions were unfinished when the server last stopped: FAILED", recovered)
-    tokens = PageTokens(load_or_create_secret(settings.secret_path))
+    # The data dir's secret seeds the store's: SQLite keeps its own, replicas share the first.
+    tokens = PageTokens(
+        await store.shared_secret("page_tokens", load_or_create_secret(settings.secret_path))
+    )
     pool = WorkerPool(settings.workers, settings.log_level, settings.threads_per_worker)
     await pool.start()
     metrics = _metrics(pool, tracker)

@@ -134,3 +134,11 @@ async def test_concurrent_uploads_of_one_owner_never_pass_the_quota(store: Store
     )
     assert outcomes.count(True) == 3
     assert await store.stored_bytes("alice") == 90
+
+
+async def test_the_first_secret_stored_under_a_name_is_the_one_every_caller_gets(
+    store: Store,
+) -> None:
+    assert await store.shared_secret("page_tokens", b"first") == b"first"
+    assert await store.shared_secret("page_tokens", b"second") == b"first"
+    assert await store.shared_secret("other", b"second") == b"second"

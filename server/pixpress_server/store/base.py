@@ -113,5 +113,12 @@ class ActionStore(Protocol):
         ...
 
 
-class Store(KeyStore, AssetStore, ActionStore, Protocol):
+class SecretStore(Protocol):
+    async def shared_secret(self, name: str, candidate: bytes) -> bytes:
+        """The secret stored under `name`, storing `candidate` first when there is none: every
+        process on one store signs with the same secret."""
+        ...
+
+
+class Store(KeyStore, AssetStore, ActionStore, SecretStore, Protocol):
     async def close(self) -> None: ...

@@ -68,6 +68,11 @@ CREATE INDEX actions_unfinished ON actions (status) WHERE status IN ('queued', '
 CREATE INDEX actions_finished ON actions (finished) WHERE status NOT IN ('queued', 'running');
 """,
     ),
+    Migration(
+        2,
+        "secrets shared by the replicas (page tokens)",
+        "CREATE TABLE secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL);",
+    ),
 )
 
 # pg_advisory_lock's key: any constant of our own ("pixpress" in ASCII, as a bigint).

@@ -82,6 +82,17 @@ class PostgresStore:
             cursor = await conn.execute(query.encode(), values)
             return cursor.rowcount
 
+    async def shared_secret(self, name: str, candidate: bytes) -> bytes:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (name, candidate),
+            )
+            cursor = await conn.execute("SELECT value FROM secrets WHERE name = %s", (name,))
+            row = await cursor.fetchone()
+        assert row is not None  # inserted above, and never deleted
+        return bytes(row["value"])
+
     # keys
 
     async def add_key(self, key: ApiKeyRecord, secret_hash: bytes) -> None:

@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS actions (
     finished INTEGER,
     input_sha256 TEXT
 );
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS content_locks (
     sha256 TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
@@ -148,6 +152,14 @@ class SqliteStore:
 
     async def close(self) -> None:
         self._db.close()
+
+    async def shared_secret(self, name: str, candidate: bytes) -> bytes:
+        self._db.execute(
+            "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (name, candidate),
+        )
+        row = self._db.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        return bytes(row["value"])
 
     # keys
 
