@@ -24,6 +24,18 @@ START_SECONDS = 60.0
 @dataclass(frozen=True)
 class MotoS3:
     endpoint: str
+    process: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        """Stop the emulator (again is harmless): its S3 stops answering."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -76,17 +88,12 @@ def running_moto(directory: Path) -> Iterator[MotoS3]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    moto = MotoS3(f"http://127.0.0.1:{port}")
+    moto = MotoS3(f"http://127.0.0.1:{port}", process)
     try:
         _wait_ready(moto, process, log_path)
         yield moto
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        moto.stop()
 
 
 def _wait_ready(moto: MotoS3, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -10,6 +10,7 @@ PixpressServerError
  ├── Unauthenticated       UNAUTHENTICATED       missing, unknown or revoked API key
  ├── Forbidden             PERMISSION_DENIED     a private route used with another owner's key
  ├── WorkerUnavailable     UNAVAILABLE           a worker process died mid-request
+ ├── StorageUnavailable    UNAVAILABLE           the blob storage (S3) did not answer
  ├── ClientGone            CANCELLED             an HTTP client disconnected mid-request
  └── InternalFailure       INTERNAL              a bug or a libvips failure on valid input
 
@@ -83,6 +84,10 @@ class InternalFailure(PixpressServerError):
 
 
 class WorkerUnavailable(PixpressServerError):
+    status = StatusName.UNAVAILABLE
+
+
+class StorageUnavailable(PixpressServerError):
     status = StatusName.UNAVAILABLE
 
 

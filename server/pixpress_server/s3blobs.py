@@ -7,6 +7,7 @@ downloads stream. Blocking: call from a thread. boto3 is untyped: it stops at th
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -15,6 +16,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pixpress_server.errors import StorageUnavailable
 from pixpress_server.settings import SettingsError
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ _TRANSFER = TransferConfig(
 _DOWNLOAD_CHUNK = MIB
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+RETRY_AFTER = 5.0  # seconds a client is told to wait when the bucket does not answer
 
 
 def parse_blob_url(url: str) -> tuple[str, str]:
@@ -62,11 +65,10 @@ class S3Blobs:
 
     def exists(self, sha256: str) -> bool:
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self.key_for(sha256))
-        except ClientError as error:
-            if _missing(error):
-                return False
-            raise
+            with _reachable():
+                self._client.head_object(Bucket=self.bucket, Key=self.key_for(sha256))
+        except FileNotFoundError:
+            return False
         return True
 
     def adopt(self, finished: Path, sha256: str) -> None:
@@ -77,42 +79,58 @@ class S3Blobs:
         """
         if self.exists(sha256):
             return  # same content is already stored
-        self._client.upload_file(str(finished), self.bucket, self.key_for(sha256), Config=_TRANSFER)
+        with _reachable():
+            self._client.upload_file(
+                str(finished), self.bucket, self.key_for(sha256), Config=_TRANSFER
+            )
 
     def open(self, sha256: str, start: int = 0) -> IO[bytes]:
         """The blob's bytes from `start`, streamed as they are read."""
         ranged = {"Range": f"bytes={start}-"} if start else {}
-        try:
+        with _reachable():
             response = self._client.get_object(
                 Bucket=self.bucket, Key=self.key_for(sha256), **ranged
             )
-        except ClientError as error:
-            if _missing(error):
-                raise FileNotFoundError(self.key_for(sha256)) from None
-            raise
         return cast("IO[bytes]", response["Body"])
 
     def fetch(self, sha256: str, spare: Path) -> Path:
         """Download the blob into `spare` (worker processes read files): `spare`."""
-        with self.open(sha256) as body, spare.open("wb") as file:
+        with self.open(sha256) as body, spare.open("wb") as file, _reachable():
             while chunk := body.read(_DOWNLOAD_CHUNK):
                 file.write(chunk)
         return spare
 
     def remove(self, sha256: str) -> None:
-        self._client.delete_object(Bucket=self.bucket, Key=self.key_for(sha256))
+        with _reachable():
+            self._client.delete_object(Bucket=self.bucket, Key=self.key_for(sha256))
 
     def stored(self) -> Iterator[str]:
         """The sha256 of every blob under the prefix."""
         paginator = self._client.get_paginator("list_objects_v2")
         start = f"{self.prefix}/" if self.prefix else ""
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=start):
-            for item in page.get("Contents", []):
-                name = str(item["Key"]).removeprefix(start)
-                directory, _, digest = name.partition("/")
-                if _DIGEST.fullmatch(digest) and directory == digest[:2]:
-                    yield digest
+        with _reachable():
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=start):
+                for item in page.get("Contents", []):
+                    name = str(item["Key"]).removeprefix(start)
+                    directory, _, digest = name.partition("/")
+                    if _DIGEST.fullmatch(digest) and directory == digest[:2]:
+                        yield digest
 
 
-def _missing(error: ClientError) -> bool:
-    return str(error.response.get("Error", {}).get("Code", "")) in _MISSING
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """A missing object as FileNotFoundError; any other S3 failure as StorageUnavailable."""
+    try:
+        yield
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code", "")) in _MISSING:
+            raise FileNotFoundError(str(error)) from None
+        raise _unavailable(error) from None
+    except BotoCoreError as error:
+        raise _unavailable(error) from None
+
+
+def _unavailable(error: Exception) -> StorageUnavailable:
+    return StorageUnavailable(
+        "the asset storage did not answer; try again", repr(error), retry_after=RETRY_AFTER
+    )

@@ -335,3 +335,30 @@ def test_a_100_mb_asset_goes_up_and_down_with_bounded_server_memory(
     )
     assert grown_up < limit, f"upload: the server grew by {grown_up / 2**20:.0f} MiB"
     assert grown_down < limit, f"download: the server grew by {grown_down / 2**20:.0f} MiB"
+
+
+def test_a_bucket_that_stops_answering_is_unavailable_with_a_retry_hint(tmp_path: Path) -> None:
+    """Not INTERNAL: the storage's outage is the server's UNAVAILABLE (HTTP 503, Retry-After)."""
+    with running_moto(tmp_path) as own, pytest.MonkeyPatch.context() as patch:
+        own.client().create_bucket(Bucket=BUCKET)
+        for name, value in own.environment.items():
+            patch.setenv(name, value)
+        server = start_server(
+            tmp_path / "data", ["--workers", "1", "--blob-url", f"s3://{BUCKET}/gone"]
+        )
+        server.api_key = create_key(server.data_dir, "dave")
+        stubs = Stubs(keyed_channel(server.address, server.api_key))
+        try:
+            asset = upload(stubs, JPEG)
+            own.stop()
+            error = rpc_error(download, stubs, asset.id)
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error.details()
+            assert error.details() == "the asset storage did not answer; try again"
+            assert ("pixpress-retry-after", "5.000") in tuple(error.trailing_metadata() or ())
+            with http_client(server) as http:
+                refused = http.post("/v1/assets", content=small_jpeg(100))
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "5"
+        finally:
+            stubs.channel.close()
+            server.stop()
