@@ -50,7 +50,12 @@ def main(arguments: Sequence[str]) -> int:
     if settings.store is None and not settings.database_path.is_file():
         print(f"pixpress-server gc: no pixpress data in {settings.data_dir}", file=sys.stderr)
         return 2
-    for line in asyncio.run(_collect(settings)):
+    try:
+        lines = asyncio.run(_collect(settings))
+    except SettingsError as error:  # the store cannot be reached
+        print(f"pixpress-server gc: {error}", file=sys.stderr)
+        return 2
+    for line in lines:
         print(line)
     return 0
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Sequence
 
 from pixpress_server import settings as settings_module
 from pixpress_server.settings import SettingsError, env_name
-from pixpress_server.store import migrations
 from pixpress_server.store.location import display
+from pixpress_server.store.opening import migrate
 from pixpress_server.store.sqlite import SqliteStore
 
 
@@ -45,6 +46,10 @@ def main(arguments: Sequence[str]) -> int:
         asyncio.run(SqliteStore(settings.database_path).close())  # opening it migrates
         print(f"sqlite store {settings.database_path.resolve()}: up to date")
         return 0
-    version = asyncio.run(migrations.migrate(settings.store))
+    try:
+        version = asyncio.run(migrate(settings.store))
+    except SettingsError as error:
+        print(f"pixpress-server migrate: {error}", file=sys.stderr)
+        return 2
     print(f"postgresql store {display(settings.store)}: schema version {version}")
     return 0

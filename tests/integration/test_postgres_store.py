@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,6 +47,24 @@ def test_two_migrates_at_once_apply_each_migration_once(postgres: PostgresServer
     assert sorted(versions) == [migration.version for migration in MIGRATIONS]
     again = pixpress_server("migrate", "--store", url)
     assert again.returncode == 0 and f"schema version {LATEST}" in again.stdout
+
+
+def test_an_unreachable_store_stops_every_command_with_its_address(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"postgresql://postgres:secret@127.0.0.1:{sock.getsockname()[1]}/pixpress"
+    for command in (
+        ["migrate", "--store", url],
+        ["keys", "list", "--store", url],
+        ["gc", "--store", url],
+        ["--store", url, "--port", "0", "--http-port", "off", "--data-dir", str(tmp_path)],
+    ):
+        run = pixpress_server(*command)
+        assert run.returncode == 2, (command, run.stderr)
+        assert "cannot reach the database" in run.stderr, (command, run.stderr)
+        assert "secret" not in run.stderr  # the password is never printed
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pixpress_server.auth import keys
 from pixpress_server.filemodes import restrict_new_files, tighten
-from pixpress_server.settings import Settings, env_name
+from pixpress_server.settings import Settings, SettingsError, env_name
 from pixpress_server.store.base import KeyStore
 from pixpress_server.store.location import add_store_argument, chosen_store, display
 from pixpress_server.store.opening import open_store
@@ -51,7 +51,11 @@ def run(arguments: argparse.Namespace) -> int:
     url = chosen_store(arguments)
     if url is not None:
         print(f"pixpress-server: store {display(url)}", file=sys.stderr)
-        return asyncio.run(_run(url, Path(), arguments))
+        try:
+            return asyncio.run(_run(url, Path(), arguments))
+        except SettingsError as error:
+            print(f"pixpress-server: {error}", file=sys.stderr)
+            return 2
     data_dir = _data_dir(arguments)
     may_create = arguments.keys_command == "create" and arguments.init
     if not Settings(data_dir=data_dir).database_path.exists() and not may_create:
