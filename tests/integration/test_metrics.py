@@ -5,6 +5,7 @@ bytes and stage latencies by format, actions by terminal status, gauges, worker 
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -331,3 +332,13 @@ def _listening_ports(server: ServerProcess) -> set[int]:
     """The TCP ports the server process itself listens on (its workers listen on none)."""
     connections = psutil.Process(server.pid).net_connections(kind="tcp")
     return {c.laddr.port for c in connections if c.status == psutil.CONN_LISTEN}
+
+
+def test_a_taken_metrics_port_stops_the_start_naming_the_flag(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(RuntimeError) as refused:
+            start_server(tmp_path / "taken", ["--workers", "1", "--metrics-port", str(port)])
+    assert f"--metrics-port: cannot listen on 127.0.0.1:{port}" in str(refused.value)
