@@ -11,6 +11,7 @@ PixpressServerError
  ├── Forbidden             PERMISSION_DENIED     a private route used with another owner's key
  ├── WorkerUnavailable     UNAVAILABLE           a worker process died mid-request
  ├── StorageUnavailable    UNAVAILABLE           the blob storage (S3) did not answer
+ ├── StoreUnavailable      UNAVAILABLE           the PostgreSQL store did not answer
  ├── ClientGone            CANCELLED             an HTTP client disconnected mid-request
  └── InternalFailure       INTERNAL              a bug or a libvips failure on valid input
 
@@ -88,6 +89,10 @@ class WorkerUnavailable(PixpressServerError):
 
 
 class StorageUnavailable(PixpressServerError):
+    status = StatusName.UNAVAILABLE
+
+
+class StoreUnavailable(PixpressServerError):
     status = StatusName.UNAVAILABLE
 
 

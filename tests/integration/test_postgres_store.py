@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,10 +17,12 @@ import pytest
 from pixpress import ActionStatus, Client
 from pixpress.v1 import actions_pb2
 from pixpress_server.auth import keys
+from pixpress_server.errors import StoreUnavailable
 from pixpress_server.store.migrations import MIGRATIONS
+from pixpress_server.store.postgres import POOL_WAIT, PostgresStore
 
 from tests.integration.server_process import ServerProcess, Stubs, start_server
-from tests.postgres_service import PostgresServer
+from tests.postgres_service import PostgresServer, start_postgres
 
 JPEG = Path(__file__).resolve().parents[1] / "fixtures" / "jpeg" / "Landscape_1.jpg"
 LATEST = MIGRATIONS[-1].version
@@ -156,3 +159,22 @@ def test_keys_list_and_revoke_through_store_reach_every_replica(
                     actions_pb2.ListActionsRequest(), metadata=stubs.metadata, timeout=60
                 )
         assert raised.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_store_whose_database_went_away_answers_unavailable_soon() -> None:
+    """Its own cluster, stopped mid-use: calls fail fast as UNAVAILABLE with a retry hint."""
+    cluster = start_postgres()
+    try:
+        store = await PostgresStore.connect(cluster.new_database())
+        assert await store.list_keys() == []
+    finally:
+        cluster.stop()
+    try:
+        started = time.monotonic()
+        for _ in range(3):  # the pooled connection is broken, then none can be made
+            with pytest.raises(StoreUnavailable) as raised:
+                await store.list_keys()
+            assert raised.value.retry_after
+        assert time.monotonic() - started < 3 * POOL_WAIT + 30
+    finally:
+        await store.close()

@@ -6,14 +6,17 @@ a quota-checked insert, which serialises one owner's inserts on an advisory tran
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from pixpress_server.errors import StoreUnavailable
 from pixpress_server.store import migrations
 from pixpress_server.store.records import (
     UNFINISHED,
@@ -40,6 +43,9 @@ ORDER BY known DESC LIMIT 1
 """
 
 POOL_SIZE = 10  # connections per replica: statements are short, the event loop is one thread
+# A call waits this long for a connection before UNAVAILABLE: the database is down or saturated.
+POOL_WAIT = 10.0
+RETRY_AFTER = 2.0
 
 
 class PostgresStore:
@@ -59,6 +65,7 @@ class PostgresStore:
             open=False,
             kwargs={"autocommit": True, "row_factory": dict_row},
             connection_class=psycopg.AsyncConnection[DictRow],
+            timeout=POOL_WAIT,
         )
         await pool.open(wait=True, timeout=timeout)
         return cls(pool)
@@ -66,24 +73,35 @@ class PostgresStore:
     async def close(self) -> None:
         await self._pool.close()
 
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[DictRow]]:
+        """A pooled connection; a lost or unreachable database raises StoreUnavailable."""
+        try:
+            async with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as error:
+            raise StoreUnavailable(
+                "the store did not answer; try again", repr(error), retry_after=RETRY_AFTER
+            ) from None
+
     async def _one(self, query: str, values: tuple[Any, ...] = ()) -> DictRow | None:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cursor = await conn.execute(query.encode(), values)
             return await cursor.fetchone()
 
     async def _all(self, query: str, values: tuple[Any, ...] = ()) -> list[DictRow]:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cursor = await conn.execute(query.encode(), values)
             return await cursor.fetchall()
 
     async def _count(self, query: str, values: tuple[Any, ...] = ()) -> int:
         """The rows the statement changed."""
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             cursor = await conn.execute(query.encode(), values)
             return cursor.rowcount
 
     async def shared_secret(self, name: str, candidate: bytes) -> bytes:
-        async with self._pool.connection() as conn:
+        async with self._connection() as conn:
             await conn.execute(
                 "INSERT INTO secrets (name, value) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 (name, candidate),
@@ -140,7 +158,7 @@ class PostgresStore:
         )
         if max_owner_bytes is None:
             return await self._count(insert, values) == 1
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._connection() as conn, conn.transaction():
             # Read committed sees only committed sums: without the lock, two uploads of one
             # owner (on any replica) could both slip under the quota.
             await conn.execute(
