@@ -255,10 +255,9 @@ async def _log_start(
         settings.max_auth_failures,
     )
     if not settings.insecure_no_auth and not await store.list_keys():
+        where = "--store URL" if settings.store else f"--data-dir {settings.data_dir}"
         logger.warning(
-            "no API keys yet: create one with `pixpress-server keys create --owner NAME "
-            "--data-dir %s`",
-            settings.data_dir,
+            "no API keys yet: create one with `pixpress-server keys create --owner NAME %s`", where
         )
 
 
