@@ -73,6 +73,14 @@ class PostgresStore:
     async def close(self) -> None:
         await self._pool.close()
 
+    async def reachable(self) -> bool:
+        """Whether the database answers a trivial query now (for health checks)."""
+        try:
+            await self._one("SELECT 1 AS one")
+        except StoreUnavailable:
+            return False
+        return True
+
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[DictRow]]:
         """A pooled connection; a lost or unreachable database raises StoreUnavailable."""
