@@ -129,11 +129,13 @@ async def test_unfinished_actions_fail_together_finished_ones_stay(store: Store)
 
 
 async def test_concurrent_uploads_of_one_owner_never_pass_the_quota(store: Store) -> None:
+    # 60 at once on the pool's connections: without a per-owner lock PostgreSQL lets some
+    # pass together (seen in 2 of 3 runs with the lock removed).
     outcomes = await asyncio.gather(
-        *(store.add_asset(asset(size=30, sha=new_id()), max_owner_bytes=100) for _ in range(12))
+        *(store.add_asset(asset(size=3, sha=new_id()), max_owner_bytes=100) for _ in range(60))
     )
-    assert outcomes.count(True) == 3
-    assert await store.stored_bytes("alice") == 90
+    assert outcomes.count(True) == 33
+    assert await store.stored_bytes("alice") == 99
 
 
 async def test_the_first_secret_stored_under_a_name_is_the_one_every_caller_gets(
