@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pixpress import ActionStatus, Client
 from pixpress.v1 import actions_pb2
 from pixpress_server.auth import keys
 from pixpress_server.errors import StoreUnavailable
+from pixpress_server.store import migrations
 from pixpress_server.store.migrations import MIGRATIONS
 from pixpress_server.store.postgres import POOL_WAIT, PostgresStore
 
@@ -68,6 +70,15 @@ def test_an_unreachable_store_stops_every_command_with_its_address(
         assert run.returncode == 2, (command, run.stderr)
         assert "cannot reach the database" in run.stderr, (command, run.stderr)
         assert "secret" not in run.stderr  # the password is never printed
+
+
+async def test_eight_migrations_at_once_in_one_process_take_turns(postgres: PostgresServer) -> None:
+    """Tighter timing than processes starting: every migrate connects within milliseconds."""
+    url = postgres.new_database()
+    assert await asyncio.gather(*(migrations.migrate(url) for _ in range(8))) == [LATEST] * 8
+    with psycopg.connect(url) as conn:
+        versions = [row[0] for row in conn.execute("SELECT version FROM schema_migrations")]
+    assert sorted(versions) == [migration.version for migration in MIGRATIONS]
 
 
 @pytest.fixture(scope="module")
