@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pixpress_server.errors import (
@@ -30,6 +31,7 @@ from pixpress_server.store.records import (
     ActionRequestData,
     ActionResponseData,
     ActionStatus,
+    Lease,
     utc_now,
 )
 
@@ -39,6 +41,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WATCH_REFRESH_SECONDS = 5.0
+# How long an action stays leased to its replica without a heartbeat: a replica that died
+# holding work lets another take it (or fail it) after at most this long.
+LEASE_SECONDS = 30.0
+_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 RESTART_MESSAGE = "the server stopped while this action was unfinished; submit it again"
 
 # What to record when an action's work is cancelled: a status name and a message.
@@ -56,9 +62,16 @@ class ActionRun:
 
 
 class ActionTracker:
-    def __init__(self, store: ActionStore, route_id: str) -> None:
+    """Records one replica's actions; it holds the lease of each action it works on (its
+    `holder` id is new per process), and only a lease holder or CancelAction ends one."""
+
+    def __init__(
+        self, store: ActionStore, route_id: str, lease_seconds: float = LEASE_SECONDS
+    ) -> None:
         self._store = store
         self._route_id = route_id
+        self.holder = new_id()
+        self.lease_seconds = lease_seconds
         # Per action, one queue per WatchAction call: a put wakes it to re-read the store.
         self._watchers: defaultdict[str, set[asyncio.Queue[None]]] = defaultdict(set)
         self._tasks: dict[str, asyncio.Task[object]] = {}
@@ -69,11 +82,24 @@ class ActionTracker:
         status (startup recovery excluded)."""
         self._ended.append(listener)
 
-    async def recover(self) -> int:
-        """At start-up: actions left unfinished by a previous run become FAILED."""
-        return await self._store.fail_unfinished_actions(RESTART_MESSAGE, utc_now())
+    async def recover(self, alone: bool = False) -> int:
+        """Actions that can't be re-run (streamed, not background) become FAILED once their
+        replica's lease expired; `alone` (the only replica, e.g. on SQLite) fails them all."""
+        now = _END_OF_TIME if alone else utc_now()
+        return await self._store.fail_expired_actions(RESTART_MESSAGE, now)
 
-    async def create(self, owner: str, request: ActionRequestData) -> ActionRecord:
+    def lease(self) -> Lease:
+        """This replica's lease from now."""
+        return Lease(self.holder, utc_now() + timedelta(seconds=self.lease_seconds))
+
+    async def renew(self) -> int:
+        """The heartbeat: extend the lease of every action this replica holds."""
+        return await self._store.renew_leases(self.lease())
+
+    async def create(
+        self, owner: str, request: ActionRequestData, background: bool = False
+    ) -> ActionRecord:
+        """A QUEUED action: held by this replica, or `background`, for any replica to claim."""
         action = ActionRecord(
             id=new_id(),
             route_id=self._route_id,
@@ -82,7 +108,10 @@ class ActionTracker:
             request=request,
             created=utc_now(),
         )
-        await self._store.add_action(action)
+        if background:
+            await self._store.add_action(action, background=True)
+        else:
+            await self._store.add_action(action, self.lease())
         return action
 
     async def get(self, owner: str, action_id: str) -> ActionRecord:
@@ -95,8 +124,9 @@ class ActionTracker:
         """A worker has taken the action up; the input's size and format are recorded."""
         await self._move(action_id, ActionStatus.RUNNING, request_size=(input_size, input_format))
 
-    async def succeed(self, action_id: str, response: ActionResponseData) -> None:
-        await self._move(action_id, ActionStatus.SUCCEEDED, response=response)
+    async def succeed(self, action_id: str, response: ActionResponseData) -> bool:
+        """False when the action had ended already, or this replica lost its lease."""
+        return await self._move(action_id, ActionStatus.SUCCEEDED, response=response)
 
     async def fail(
         self,
@@ -120,6 +150,7 @@ class ActionTracker:
             action.id,
             ActionStatus.CANCELLED,
             error=ActionErrorData(StatusName.CANCELLED, "cancelled by the owner"),
+            held=False,  # the owner cancels whichever replica holds it
         )
         task = self._tasks.get(action.id)
         if task is not None:
@@ -159,21 +190,21 @@ class ActionTracker:
         else:
             await self._end(run, None)
 
-    async def settle(self, run: ActionRun) -> None:
-        """Record SUCCEEDED with `run.response` now, before the `recording` block ends."""
-        await self._end(run, None)
+    async def settle(self, run: ActionRun) -> bool:
+        """Record SUCCEEDED with `run.response` now, before the `recording` block ends; False
+        when the action had ended already or another replica took it over."""
+        return await self._end(run, None)
 
-    async def _end(self, run: ActionRun, error: tuple[StatusName, str] | None) -> None:
+    async def _end(self, run: ActionRun, error: tuple[StatusName, str] | None) -> bool:
         if run.recorded:
-            return
+            return False
         run.recorded = True
         if error is None:
             assert run.response is not None
-            write = self.succeed(run.action_id, run.response)
-        else:
-            write = self.fail(run.action_id, *error, request_size=run.received)
-        # Shielded: a second cancellation (grpc's, the shutdown's) must not lose the record.
-        await asyncio.shield(write)
+            # Shielded: a second cancellation (grpc's, the shutdown's) must not lose the record.
+            return await asyncio.shield(self.succeed(run.action_id, run.response))
+        await asyncio.shield(self.fail(run.action_id, *error, request_size=run.received))
+        return False
 
     @contextlib.contextmanager
     def running(self, action_id: str, task: asyncio.Task[object]) -> Iterator[None]:
@@ -213,6 +244,7 @@ class ActionTracker:
         request_size: tuple[int, str] | None = None,
         response: ActionResponseData | None = None,
         error: ActionErrorData | None = None,
+        held: bool = True,
     ) -> bool:
         updated = await self._store.update_action(
             action_id,
@@ -221,6 +253,7 @@ class ActionTracker:
             request_size=request_size,
             response=response,
             error=error,
+            holder=self.holder if held else "",
         )
         if updated:
             for changed in self._watchers.get(action_id, ()):

@@ -113,8 +113,11 @@ class Compressor:
         for listener in self._listeners:
             listener(done.outcome)
         action.response = _response(done)
-        if job.store_output:
-            await self._tracker.settle(action)
+        if job.store_output and not await self._tracker.settle(action):
+            # Cancelled meanwhile, or our lease expired and another replica re-ran it: that
+            # run's output is the action's, this one would be a second.
+            logger.warning("action %s ended elsewhere: its output here is dropped", job.action_id)
+            await self._contents.delete(job.owner, done.output_asset_id)
         return done
 
     async def _run(self, job: Job) -> Done:

@@ -41,6 +41,7 @@ from pixpress_server.calls.actions import ActionCalls
 from pixpress_server.calls.assets import AssetCalls
 from pixpress_server.calls.compress import CompressCalls
 from pixpress_server.calls.routes import RouteCalls
+from pixpress_server.claims import ClaimLoop
 from pixpress_server.compression import Compressor
 from pixpress_server.content import Contents
 from pixpress_server.draining import DrainGate, drain_then_stop
@@ -149,10 +150,7 @@ async def serve(settings: Settings) -> None:
         store, contents, Retention(settings.action_retention, settings.output_retention)
     )
     route = build_route(settings)
-    tracker = ActionTracker(store, route.id)
-    recovered = await tracker.recover()
-    if recovered:
-        logger.warning("%d actions were unfinished when the server last stopped: FAILED", recovered)
+    tracker = ActionTracker(store, route.id, settings.lease_seconds)
     # The data dir's secret seeds the store's: SQLite keeps its own, replicas share the first.
     tokens = PageTokens(
         await store.shared_secret("page_tokens", load_or_create_secret(settings.secret_path))
@@ -190,6 +188,7 @@ async def serve(settings: Settings) -> None:
         queue,
         metrics,
     )
+    claims = await _claim_loop(settings, store, tracker, route, calls.compress, metrics)
     _add_servicers(server, calls, streams)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -204,6 +203,7 @@ async def serve(settings: Settings) -> None:
         await pool.close()
         raise
     await server.start()
+    claims.start()
     serving = await ServingHealth.started(health, SERVICE_NAMES[:4], pool)
     print(f"pixpress listening on {display_address(settings.host, port)}", flush=True)
     await _start_http(http, exposition, settings.host)
@@ -351,6 +351,29 @@ def _http_server(
     app = build_app(edge, __version__)
     app.add_middleware(MeteredHttp, record=functools.partial(metrics.request, EdgeName.HTTP))
     return HttpServer(app, settings, sock)
+
+
+async def _claim_loop(
+    settings: Settings,
+    store: Store,
+    tracker: ActionTracker,
+    route: Route,
+    compress: CompressCalls,
+    metrics: Metrics,
+) -> ClaimLoop:
+    """The replica's share of the background work queue, counted in the lease metrics; what
+    can never run again (streamed work of a dead replica) is FAILED first."""
+    # On SQLite this is the only replica: what a previous run left unfinished can't be running.
+    recovered = await tracker.recover(alone=not settings.store)
+    if recovered:
+        logger.warning("%d actions were unfinished when the server last stopped: FAILED", recovered)
+    slots = settings.workers if settings.background_slots is None else settings.background_slots
+    claims = ClaimLoop(
+        store, tracker, route.id, slots, compress.run_claimed, alone=not settings.store
+    )
+    claims.on_lease(metrics.lease_taken, metrics.lease_expired)
+    compress.serve_queue(claims)
+    return claims
 
 
 def _metrics(pool: WorkerPool, tracker: ActionTracker) -> Metrics:

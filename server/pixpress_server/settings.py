@@ -38,6 +38,8 @@ class Settings:
     http_port: int | None = 8080  # the HTTP/JSON API and the web page; None: off
     metrics_port: int | None = None  # Prometheus /metrics of this replica; None: off
     workers: int = os.cpu_count() or 1
+    background_slots: int | None = None  # background actions worked on at once; None: workers
+    lease_seconds: float = 30.0  # a background action's lease without a heartbeat
     threads_per_worker: int = DEFAULT_THREADS_PER_WORKER
     max_input_bytes: int = 256 * MIB
     max_pixels: int = 268_402_689  # 16383 x 16383, sharp's limitInputPixels
@@ -207,6 +209,14 @@ _FLAGS: Mapping[str, _Flag] = {
     ),
     "metrics_port": _Flag(_port_or_off, "Prometheus /metrics port (0 picks a free port; off)"),
     "workers": _Flag(int, "worker processes doing the image work", minimum=1),
+    "background_slots": _Flag(
+        int,
+        "queued background actions this replica works on at once (default --workers)",
+        minimum=0,
+    ),
+    "lease_seconds": _Flag(
+        float, "seconds a dead replica's background actions stay leased to it", minimum=1
+    ),
     "threads_per_worker": _Flag(int, "libvips and oxipng threads in each worker", minimum=1),
     "max_input_bytes": _Flag(_byte_size, "largest accepted input (e.g. 256MiB)", minimum=1),
     "max_pixels": _Flag(int, "largest accepted width x height of one frame", minimum=1),

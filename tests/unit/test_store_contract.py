@@ -110,16 +110,16 @@ async def test_pages_of_actions_are_newest_first_ties_by_id_and_filtered(store: 
     assert [row.route_id for row in await store.list_actions("bob", 10)] == [ROUTE]
 
 
-async def test_unfinished_actions_fail_together_finished_ones_stay(store: Store) -> None:
+async def test_unfinished_actions_without_a_lease_fail_finished_ones_stay(store: Store) -> None:
     queued, running, done = action(), action(), action()
     for row in (queued, running, done):
-        await store.add_action(row)
+        await store.add_action(row)  # no lease: rows written before leases, or by nobody
     now = utc_now()
     await store.update_action(running.id, ActionStatus.RUNNING, now)
     await store.update_action(
         done.id, ActionStatus.CANCELLED, now, error=ActionErrorData("CANCELLED", "by the owner")
     )
-    assert await store.fail_unfinished_actions("the server restarted", now) == 2
+    assert await store.fail_expired_actions("the server restarted", now) == 2
     failed = await store.get_action("alice", queued.id)
     assert failed is not None and failed.status is ActionStatus.FAILED
     assert failed.error == ActionErrorData("UNAVAILABLE", "the server restarted")

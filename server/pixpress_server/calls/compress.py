@@ -5,12 +5,12 @@ background one (a stored asset in, a stored asset out) that SubmitCompress and r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pixpress_server.calls.options import compress_options
 from pixpress_server.calls.receive import receive_image
 from pixpress_server.compression import Job, log_done
 from pixpress_server.errors import InvalidInput, NotFound, PixpressServerError, StatusName
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from pixpress_server.actions import ActionTracker, CancelReason
     from pixpress_server.admission import RequestQueue
+    from pixpress_server.claims import ClaimLoop
     from pixpress_server.compression import Compressor, Done
     from pixpress_server.processing.model import CompressOptions
     from pixpress_server.routes import Route
@@ -92,8 +93,12 @@ class CompressCalls:
         self._assets = assets
         self._max_input_bytes = max_input_bytes
         self._route = route
-        self._background: set[asyncio.Task[None]] = set()
+        self._claims: ClaimLoop | None = None
         self._stopping = False
+
+    def serve_queue(self, claims: ClaimLoop) -> None:
+        """`claims` runs the background actions: `submit` wakes it, `drain` stops it."""
+        self._claims = claims
 
     async def stream(
         self,
@@ -141,57 +146,48 @@ class CompressCalls:
             action = await self._tracker.create(owner, data)
             await self._tracker.fail(action.id, StatusName.INVALID_ARGUMENT, NO_INPUT_MESSAGE)
             return await self._tracker.get(owner, action.id)
-        asset = await self._input_asset(owner, request.input_asset_id)
-        assert asset is not None
-        # Refuse now, not in the background, when the server is already full.
-        slot = contextlib.ExitStack()
-        slot.enter_context(self._queue.slot(owner))
-        action = await self._tracker.create(owner, data)
-        task = asyncio.get_running_loop().create_task(
-            self._run_in_background(action.id, owner, asset, request, slot)
-        )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        await self._input_asset(owner, request.input_asset_id)
+        # Only the row: whichever replica has a free slot claims it (see claims.py).
+        action = await self._tracker.create(owner, data, background=True)
+        if self._claims is not None:
+            self._claims.nudge()
         return action
 
     async def drain(self, grace: float) -> None:
         """On shutdown: let background work finish for `grace` seconds, then cancel it."""
         self._stopping = True
-        if not self._background:
-            return
-        _, pending = await asyncio.wait(list(self._background), timeout=grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if self._claims is not None:
+            await self._claims.stop(grace)
 
-    async def _run_in_background(
-        self,
-        action_id: str,
-        owner: str,
-        asset: AssetRecord,
-        request: CompressRequest,
-        slot: contextlib.ExitStack,
-    ) -> None:
+    async def run_claimed(self, action: ActionRecord) -> None:
+        """Do a background action this replica claimed; it ends recorded, whatever happens."""
         started = time.perf_counter()
+        data = action.request
         task = asyncio.current_task()
         assert task is not None
-        stored = CompressRequest(request.options, request.input_asset_id, store_output=True)
         try:
             with (
-                slot,
                 self._spool.request_files(SNIFF_BYTES) as files,
-                self._tracker.running(action_id, task),
+                self._tracker.running(action.id, task),
             ):
-                async with self._tracker.recording(action_id, self._why_background_ended) as run:
-                    job = self._asset_job(action_id, owner, files, stored, asset)
+                async with self._tracker.recording(action.id, self._why_background_ended) as run:
+                    options = compress_options(
+                        quality=None if data.target_score is not None else data.quality,
+                        keep_metadata=data.keep_metadata,
+                        effort=data.effort,
+                        target_score=data.target_score,
+                        max_bytes=data.max_bytes,
+                    )
+                    request = CompressRequest(options, data.input_asset_id, store_output=True)
+                    asset = await self._assets.get_asset(action.owner, data.input_asset_id)
+                    if asset is None:
+                        raise NotFound("the input asset was deleted before the action started")
+                    job = self._asset_job(action.id, action.owner, files, request, asset)
                     done = await self._compressor.run(job, run)
         except PixpressServerError as error:
-            logger.info("action %s failed: %s", action_id, error.public_message)
+            logger.info("action %s failed: %s", action.id, error.public_message)
             return
-        except asyncio.CancelledError:
-            logger.info("action %s cancelled", action_id)
-            return
-        log_done(action_id, owner, done, started)
+        log_done(action.id, action.owner, done, started)
 
     def _why_background_ended(self) -> CancelReason:
         if self._stopping:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
         ActionStatus,
         ApiKeyRecord,
         AssetRecord,
+        Claim,
+        Lease,
     )
 
 
@@ -72,7 +74,24 @@ class AssetStore(Protocol):
 
 
 class ActionStore(Protocol):
-    async def add_action(self, action: ActionRecord) -> None: ...
+    async def add_action(
+        self, action: ActionRecord, lease: Lease | None = None, background: bool = False
+    ) -> None:
+        """Insert the row, held under `lease` (work done by the caller's replica), or, for
+        `background` work, queued for whichever replica claims it."""
+        ...
+
+    async def claim_actions(
+        self, route_id: str, lease: Lease, now: datetime, limit: int
+    ) -> list[Claim]:
+        """Lease up to `limit` of the route's background actions, oldest first: queued ones
+        nobody holds, and unfinished ones whose lease expired before `now`. Two replicas
+        claiming at once never get the same action."""
+        ...
+
+    async def renew_leases(self, lease: Lease) -> int:
+        """Extend every unfinished action `lease.holder` holds to `lease.expires`; how many."""
+        ...
 
     async def get_action(self, owner: str, action_id: str) -> ActionRecord | None: ...
 
@@ -85,8 +104,10 @@ class ActionStore(Protocol):
         request_size: tuple[int, str] | None = None,
         response: ActionResponseData | None = None,
         error: ActionErrorData | None = None,
+        holder: str = "",
     ) -> bool:
-        """Move an unfinished action to `status`; False when it had already finished.
+        """Move an unfinished action to `status`; False when it had already finished, or
+        when `holder` is given and no longer holds its lease.
 
         RUNNING sets `started`; a terminal status sets `finished`. `request_size` records
         the input's size and format once known.
@@ -104,8 +125,9 @@ class ActionStore(Protocol):
         """Newest first, strictly after `after` in that order."""
         ...
 
-    async def fail_unfinished_actions(self, message: str, when: datetime) -> int:
-        """Mark every QUEUED or RUNNING action FAILED (the server restarted); how many."""
+    async def fail_expired_actions(self, message: str, now: datetime) -> int:
+        """Mark FAILED the unfinished actions that no replica can re-run (not background)
+        whose lease expired before `now` or that have none (older rows); how many."""
         ...
 
     async def delete_finished_actions(self, before: datetime) -> int:

@@ -73,6 +73,18 @@ CREATE INDEX actions_finished ON actions (finished) WHERE status NOT IN ('queued
         "secrets shared by the replicas (page tokens)",
         "CREATE TABLE secrets (name TEXT PRIMARY KEY, value BYTEA NOT NULL);",
     ),
+    Migration(
+        3,
+        "the work queue: background actions any replica claims under a lease",
+        """
+ALTER TABLE actions
+    ADD COLUMN background BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN lease_owner TEXT,
+    ADD COLUMN lease_expires TIMESTAMPTZ;
+CREATE INDEX actions_claimable ON actions (route_id, created)
+    WHERE background AND status IN ('queued', 'running');
+""",
+    ),
 )
 
 # pg_advisory_lock's key: any constant of our own ("pixpress" in ASCII, as a bigint).

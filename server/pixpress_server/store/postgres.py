@@ -29,6 +29,8 @@ from pixpress_server.store.records import (
     ApiKeyRecord,
     AssetOrigin,
     AssetRecord,
+    Claim,
+    Lease,
 )
 
 _UNFINISHED_SQL = "status IN ('queued', 'running')"
@@ -241,13 +243,15 @@ class PostgresStore:
 
     # actions
 
-    async def add_action(self, action: ActionRecord) -> None:
+    async def add_action(
+        self, action: ActionRecord, lease: Lease | None = None, background: bool = False
+    ) -> None:
         # input_sha256 is read in the same statement: deleting the asset then leaves the
         # bytes until the action ends.
         await self._count(
-            "INSERT INTO actions (id, route_id, owner, status, request, created, input_sha256) "
-            "VALUES (%s, %s, %s, %s, %s, %s, "
-            "(SELECT sha256 FROM assets WHERE id = %s AND owner = %s))",
+            "INSERT INTO actions (id, route_id, owner, status, request, created, input_sha256, "
+            "background, lease_owner, lease_expires) VALUES (%s, %s, %s, %s, %s, %s, "
+            "(SELECT sha256 FROM assets WHERE id = %s AND owner = %s), %s, %s, %s)",
             (
                 action.id,
                 action.route_id,
@@ -257,7 +261,32 @@ class PostgresStore:
                 action.created,
                 action.request.input_asset_id,
                 action.owner,
+                background,
+                None if lease is None else lease.holder,
+                None if lease is None else lease.expires,
             ),
+        )
+
+    async def claim_actions(
+        self, route_id: str, lease: Lease, now: datetime, limit: int
+    ) -> list[Claim]:
+        # SKIP LOCKED: replicas claiming at once each lock different rows, none waits.
+        rows = await self._all(
+            "WITH picked AS (SELECT id, lease_owner AS previous FROM actions "
+            f"WHERE background AND {_UNFINISHED_SQL} AND route_id = %s "
+            "AND (lease_expires IS NULL OR lease_expires < %s) "
+            "ORDER BY created, id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            "UPDATE actions SET lease_owner = %s, lease_expires = %s FROM picked "
+            "WHERE actions.id = picked.id RETURNING actions.*, picked.previous",
+            (route_id, now, limit, lease.holder, lease.expires),
+        )
+        claims = [Claim(_action(row), row["previous"] is not None) for row in rows]
+        return sorted(claims, key=lambda claim: (claim.action.created, claim.action.id))
+
+    async def renew_leases(self, lease: Lease) -> int:
+        return await self._count(
+            f"UPDATE actions SET lease_expires = %s WHERE lease_owner = %s AND {_UNFINISHED_SQL}",
+            (lease.expires, lease.holder),
         )
 
     async def get_action(self, owner: str, action_id: str) -> ActionRecord | None:
@@ -275,6 +304,7 @@ class PostgresStore:
         request_size: tuple[int, str] | None = None,
         response: ActionResponseData | None = None,
         error: ActionErrorData | None = None,
+        holder: str = "",
     ) -> bool:
         assignments = ["status = %s"]
         values: list[Any] = [status.value]
@@ -299,9 +329,11 @@ class PostgresStore:
             values.extend([error.code, error.message])
         # Read committed re-checks the status of a row another replica just changed: of two
         # concurrent finishes, one matches.
+        held = " AND lease_owner = %s" if holder else ""
         changed = await self._count(
-            f"UPDATE actions SET {', '.join(assignments)} WHERE id = %s AND status IN (%s, %s)",
-            (*values, action_id, *_UNFINISHED_VALUES),
+            f"UPDATE actions SET {', '.join(assignments)} WHERE id = %s AND status IN (%s, %s)"
+            + held,
+            (*values, action_id, *_UNFINISHED_VALUES, *([holder] if holder else [])),
         )
         return changed == 1
 
@@ -331,11 +363,12 @@ class PostgresStore:
         )
         return [_action(row) for row in rows]
 
-    async def fail_unfinished_actions(self, message: str, when: datetime) -> int:
+    async def fail_expired_actions(self, message: str, now: datetime) -> int:
         return await self._count(
             "UPDATE actions SET status = %s, error_code = 'UNAVAILABLE', error_message = %s, "
-            f"finished = %s WHERE {_UNFINISHED_SQL}",
-            (ActionStatus.FAILED.value, message, when),
+            f"finished = %s WHERE {_UNFINISHED_SQL} AND NOT background "
+            "AND (lease_expires IS NULL OR lease_expires < %s)",
+            (ActionStatus.FAILED.value, message, now, now),
         )
 
     async def delete_finished_actions(self, before: datetime) -> int:

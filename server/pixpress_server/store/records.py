@@ -158,6 +158,24 @@ class ActionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """A replica's hold on an action until `expires`: only the holder may finish it, and
+    once it expires another replica may claim the action (or fail it, if it can't re-run)."""
+
+    holder: str
+    expires: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A background action a replica has just leased; `reclaimed` when an earlier holder's
+    lease had expired (that replica died or froze)."""
+
+    action: ActionRecord
+    reclaimed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ActionCursor:
     """Where a page of actions (newest first) stopped: the last row's created time and id."""
 

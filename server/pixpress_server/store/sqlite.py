@@ -25,6 +25,8 @@ from pixpress_server.store.records import (
     ApiKeyRecord,
     AssetOrigin,
     AssetRecord,
+    Claim,
+    Lease,
 )
 
 _SCHEMA = """
@@ -81,6 +83,15 @@ _MIGRATIONS = (
         "json_extract(response, '$.output_asset_id') FROM actions WHERE response IS NOT NULL)",
     ),
     ("actions", "input_sha256", "ALTER TABLE actions ADD COLUMN input_sha256 TEXT", ""),
+    # The work queue: background rows any replica may claim, and who holds each until when.
+    (
+        "actions",
+        "background",
+        "ALTER TABLE actions ADD COLUMN background INTEGER NOT NULL DEFAULT 0",
+        "",
+    ),
+    ("actions", "lease_owner", "ALTER TABLE actions ADD COLUMN lease_owner TEXT", ""),
+    ("actions", "lease_expires", "ALTER TABLE actions ADD COLUMN lease_expires INTEGER", ""),
 )
 
 _INDEXES = """
@@ -296,12 +307,16 @@ class SqliteStore:
 
     # actions
 
-    async def add_action(self, action: ActionRecord) -> None:
+    async def add_action(
+        self, action: ActionRecord, lease: Lease | None = None, background: bool = False
+    ) -> None:
         # An unfinished action references its input asset's content (input_sha256), read
         # in the same statement: deleting the asset then leaves the bytes until it ends.
         self._db.execute(
-            "INSERT INTO actions (id, route_id, owner, status, request, created, input_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?, (SELECT sha256 FROM assets WHERE id = ? AND owner = ?))",
+            "INSERT INTO actions (id, route_id, owner, status, request, created, input_sha256, "
+            "background, lease_owner, lease_expires) "
+            "VALUES (?, ?, ?, ?, ?, ?, (SELECT sha256 FROM assets WHERE id = ? AND owner = ?), "
+            "?, ?, ?)",
             (
                 action.id,
                 action.route_id,
@@ -311,8 +326,40 @@ class SqliteStore:
                 _micros(action.created),
                 action.request.input_asset_id,
                 action.owner,
+                int(background),
+                None if lease is None else lease.holder,
+                None if lease is None else _micros(lease.expires),
             ),
         )
+
+    async def claim_actions(
+        self, route_id: str, lease: Lease, now: datetime, limit: int
+    ) -> list[Claim]:
+        # One writer at a time (BEGIN IMMEDIATE): the rows read are the rows leased.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._db.execute(
+                f"SELECT * FROM actions WHERE background = 1 AND {_UNFINISHED_SQL} "
+                "AND route_id = ? AND (lease_expires IS NULL OR lease_expires < ?) "
+                "ORDER BY created, id LIMIT ?",
+                (route_id, _micros(now), limit),
+            ).fetchall()
+            self._db.executemany(
+                "UPDATE actions SET lease_owner = ?, lease_expires = ? WHERE id = ?",
+                [(lease.holder, _micros(lease.expires), row["id"]) for row in rows],
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return [Claim(self._action(row), row["lease_owner"] is not None) for row in rows]
+
+    async def renew_leases(self, lease: Lease) -> int:
+        cursor = self._db.execute(
+            f"UPDATE actions SET lease_expires = ? WHERE lease_owner = ? AND {_UNFINISHED_SQL}",
+            (_micros(lease.expires), lease.holder),
+        )
+        return cursor.rowcount
 
     async def get_action(self, owner: str, action_id: str) -> ActionRecord | None:
         row = self._db.execute(
@@ -329,6 +376,7 @@ class SqliteStore:
         request_size: tuple[int, str] | None = None,
         response: ActionResponseData | None = None,
         error: ActionErrorData | None = None,
+        holder: str = "",
     ) -> bool:
         assignments = ["status = ?"]
         values: list[Any] = [status.value]
@@ -350,9 +398,10 @@ class SqliteStore:
         if error is not None:
             assignments.extend(["error_code = ?", "error_message = ?"])
             values.extend([error.code, error.message])
+        held = " AND lease_owner = ?" if holder else ""
         cursor = self._db.execute(
-            f"UPDATE actions SET {', '.join(assignments)} WHERE id = ? AND status IN (?, ?)",
-            (*values, action_id, *(s.value for s in UNFINISHED)),
+            f"UPDATE actions SET {', '.join(assignments)} WHERE id = ? AND status IN (?, ?)" + held,
+            (*values, action_id, *(s.value for s in UNFINISHED), *([holder] if holder else [])),
         )
         return cursor.rowcount == 1
 
@@ -383,11 +432,12 @@ class SqliteStore:
         ).fetchall()
         return [self._action(row) for row in rows]
 
-    async def fail_unfinished_actions(self, message: str, when: datetime) -> int:
+    async def fail_expired_actions(self, message: str, now: datetime) -> int:
         cursor = self._db.execute(
             "UPDATE actions SET status = ?, error_code = 'UNAVAILABLE', error_message = ?, "
-            "finished = ? WHERE status IN (?, ?)",
-            (ActionStatus.FAILED.value, message, _micros(when), *(s.value for s in UNFINISHED)),
+            f"finished = ? WHERE {_UNFINISHED_SQL} AND background = 0 "
+            "AND (lease_expires IS NULL OR lease_expires < ?)",
+            (ActionStatus.FAILED.value, message, _micros(now), _micros(now)),
         )
         return cursor.rowcount
 
