@@ -49,6 +49,7 @@ class PostgresServer:
     directory: Path
     port: int
     process: subprocess.Popen[bytes]
+    command: list[str] = field(default_factory=list)
     _databases: int = field(default=0)
 
     def url(self, database: str = "postgres") -> str:
@@ -66,7 +67,8 @@ class PostgresServer:
         path = self.directory / "server.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the cluster, keeping its data: `resume()` starts it again on the same port."""
         if self.process.poll() is None:
             self.process.send_signal(2)  # SIGINT: the fast shutdown
             try:
@@ -74,6 +76,17 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start the halted cluster again and wait until it accepts connections."""
+        with (self.directory / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, **_cluster_user()
+            )
+        _wait_until_ready(self)
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -103,14 +116,19 @@ def start_postgres() -> PostgresServer:
         command += ["-c", f"{name}={value}"]
     with (directory / "server.log").open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **_cluster_user())
-    server = PostgresServer(directory, port, process)
+    server = PostgresServer(directory, port, process, command)
+    _wait_until_ready(server)
+    return server
+
+
+def _wait_until_ready(server: PostgresServer) -> None:
     deadline = time.monotonic() + _START_TIMEOUT
     while True:
         try:
             psycopg.connect(server.url(), connect_timeout=5).close()
-            return server
+            return
         except psycopg.OperationalError:
-            if process.poll() is not None or time.monotonic() > deadline:
+            if server.process.poll() is not None or time.monotonic() > deadline:
                 server_log = server.log()
                 server.stop()
                 raise RuntimeError(f"PostgreSQL did not start:\n{server_log}") from None

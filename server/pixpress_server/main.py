@@ -192,11 +192,12 @@ async def serve(settings: Settings) -> None:
     _add_servicers(server, calls, streams)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    serving = ServingHealth(health, SERVICE_NAMES[:4], pool, store)
     reflection.enable(SERVICE_NAMES, server)
     try:
         port = _listen(server, settings, credentials)
         http, exposition = (
-            _http_server(settings, calls, gate, metrics),
+            _http_server(settings, calls, gate, metrics, serving),
             _metrics_server(settings, metrics),
         )
     except SettingsError:
@@ -204,7 +205,7 @@ async def serve(settings: Settings) -> None:
         raise
     await server.start()
     claims.start()
-    serving = await ServingHealth.started(health, SERVICE_NAMES[:4], pool)
+    await serving.start()
     print(f"pixpress listening on {display_address(settings.host, port)}", flush=True)
     await _start_http(http, exposition, settings.host)
     await _log_start(settings, route, credentials, store)
@@ -334,7 +335,7 @@ def _add_servicers(server: grpc.aio.Server, calls: Calls, streams: IdleStreams) 
 
 
 def _http_server(
-    settings: Settings, calls: Calls, gate: Gate | None, metrics: Metrics
+    settings: Settings, calls: Calls, gate: Gate | None, metrics: Metrics, health: ServingHealth
 ) -> HttpServer | None:
     """The HTTP edge over the same calls, its port bound now; None with --http-port off."""
     if settings.http_port is None:
@@ -348,7 +349,7 @@ def _http_server(
         gate,
         settings.stream_idle_timeout,
     )
-    app = build_app(edge, __version__)
+    app = build_app(edge, __version__, health)
     app.add_middleware(MeteredHttp, record=functools.partial(metrics.request, EdgeName.HTTP))
     return HttpServer(app, settings, sock)
 

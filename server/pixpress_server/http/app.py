@@ -18,6 +18,7 @@ from pixpress_server.errors import InvalidInput, NotFound, PixpressServerError
 from pixpress_server.http.actions import actions_router
 from pixpress_server.http.assets import assets_router
 from pixpress_server.http.compress import compress_router
+from pixpress_server.http.health import Readiness, health_router
 from pixpress_server.http.problems import PROBLEM_JSON, problem, problem_response
 from pixpress_server.http.routes import routes_router
 from pixpress_server.http.schemas import ProblemJson
@@ -37,7 +38,7 @@ DESCRIPTION = (
 )
 
 
-def build_app(edge: Edge, version: str) -> FastAPI:
+def build_app(edge: Edge, version: str, readiness: Readiness) -> FastAPI:
     app = FastAPIOffline(
         title="pixpress",
         version=version,
@@ -51,6 +52,7 @@ def build_app(edge: Edge, version: str) -> FastAPI:
         routes_router(edge),
         assets_router(edge),
         actions_router(edge),
+        health_router(readiness),
     ):
         app.include_router(router)
     _problems_for_every_error(app)

@@ -144,3 +144,7 @@ class SecretStore(Protocol):
 
 class Store(KeyStore, AssetStore, ActionStore, SecretStore, Protocol):
     async def close(self) -> None: ...
+
+    async def reachable(self) -> bool:
+        """Whether the store answers now, within a few seconds; never raises (health)."""
+        ...

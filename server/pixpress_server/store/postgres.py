@@ -6,6 +6,7 @@ a quota-checked insert, which serialises one owner's inserts on an advisory tran
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -48,13 +49,21 @@ POOL_SIZE = 10  # connections per replica: statements are short, the event loop 
 # A call waits this long for a connection before UNAVAILABLE: the database is down or saturated.
 POOL_WAIT = 10.0
 RETRY_AFTER = 2.0
+# A health probe gives up after this: far less than POOL_WAIT, so health follows an outage soon.
+PROBE_TIMEOUT = 3.0
 
 
 class PostgresStore:
     """Implements KeyStore, AssetStore and ActionStore on a pool of connections."""
 
-    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]], url: str
+    ) -> None:
         self._pool = pool
+        self._url = url
+        # The probe's own connection: a pool busy with requests must not read as a lost database.
+        self._probe: psycopg.AsyncConnection[Any] | None = None
+        self._probing = asyncio.Lock()
 
     @classmethod
     async def connect(cls, url: str, timeout: float = 30.0) -> PostgresStore:
@@ -70,18 +79,32 @@ class PostgresStore:
             timeout=POOL_WAIT,
         )
         await pool.open(wait=True, timeout=timeout)
-        return cls(pool)
+        return cls(pool, url)
 
     async def close(self) -> None:
+        await self._drop_probe()
         await self._pool.close()
 
-    async def reachable(self) -> bool:
-        """Whether the database answers a trivial query now (for health checks)."""
-        try:
-            await self._one("SELECT 1 AS one")
-        except StoreUnavailable:
-            return False
-        return True
+    async def reachable(self, timeout: float = PROBE_TIMEOUT) -> bool:
+        """Whether the database answers a trivial query within `timeout` seconds, on a
+        connection of its own (reopened after a failure); never raises."""
+        async with self._probing:
+            try:
+                async with asyncio.timeout(timeout):
+                    if self._probe is None:
+                        self._probe = await psycopg.AsyncConnection.connect(
+                            self._url, autocommit=True
+                        )
+                    await self._probe.execute(b"SELECT 1")
+            except (psycopg.Error, TimeoutError, OSError):
+                await self._drop_probe()
+                return False
+            return True
+
+    async def _drop_probe(self) -> None:
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            await probe.close()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[DictRow]]:

@@ -164,6 +164,10 @@ class SqliteStore:
     async def close(self) -> None:
         self._db.close()
 
+    async def reachable(self) -> bool:
+        """A file this process has open: always."""
+        return True
+
     async def shared_secret(self, name: str, candidate: bytes) -> bytes:
         self._db.execute(
             "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",

@@ -1,0 +1,135 @@
+"""Health follows the store: a server on a PostgreSQL cluster the test stops is NOT_SERVING
+(gRPC Health for "" and every pixpress service, and `GET /healthz` 503) within a bounded wait,
+and SERVING again once the cluster is back; health calls stay fast meanwhile."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pixpress.v1 import actions_pb2, actions_pb2_grpc
+
+from tests.integration.server_process import ServerProcess, start_server
+from tests.postgres_service import PostgresServer, start_postgres
+
+SERVICES = (
+    "",
+    "pixpress.v1.CompressService",
+    "pixpress.v1.AssetService",
+    "pixpress.v1.ActionService",
+    "pixpress.v1.RouteService",
+)
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+# The probe runs every 2 s with a 3 s timeout; the rest is slack for a loaded 2-core machine.
+FLIP_BOUND = 60.0
+# A Check answers from the published status, never from a store round trip.
+CHECK_BOUND = 2.0
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PostgresServer]:
+    """A cluster of the module's own: the test stops it, which the session's must never be."""
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def replica(
+    cluster: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("store-health")
+    args = ["--store", cluster.new_database(), "--workers", "1", "--insecure-no-auth"]
+    server = start_server(data_dir, args)
+    yield server
+    server.stop()
+
+
+def statuses(address: str) -> list[int]:
+    """Health.Check for each service on one fresh channel."""
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return [
+            int(stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=30).status)
+            for name in SERVICES
+        ]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
+    """Seconds until `condition` held; fails after `timeout`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def healthz(server: ServerProcess) -> httpx.Response:
+    return httpx.get(f"http://{server.http_address}/healthz", timeout=30)
+
+
+def list_actions(address: str) -> grpc.StatusCode:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            actions_pb2_grpc.ActionServiceStub(channel).ListActions(
+                actions_pb2.ListActionsRequest(), timeout=60
+            )
+        except grpc.RpcError as error:
+            return error.code()
+    return grpc.StatusCode.OK
+
+
+def test_health_is_not_serving_while_the_store_is_down(
+    cluster: PostgresServer, replica: ServerProcess
+) -> None:
+    assert statuses(replica.address) == [SERVING] * len(SERVICES)
+    answer = healthz(replica)
+    assert answer.status_code == 200 and answer.json() == {"status": "SERVING"}
+
+    cluster.halt()
+    down = wait_for(
+        lambda: statuses(replica.address) == [NOT_SERVING] * len(SERVICES),
+        FLIP_BOUND,
+        "NOT_SERVING with the store down",
+    )
+    started = time.monotonic()
+    assert statuses(replica.address) == [NOT_SERVING] * len(SERVICES)
+    assert time.monotonic() - started < CHECK_BOUND * len(SERVICES)
+    answer = healthz(replica)
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["retry-after"] == "2"
+    problem = answer.json()
+    assert problem["code"] == "UNAVAILABLE"
+    assert problem["detail"] == "not serving: the store does not answer"
+    assert list_actions(replica.address) is grpc.StatusCode.UNAVAILABLE
+
+    cluster.resume()
+    up = wait_for(
+        lambda: statuses(replica.address) == [SERVING] * len(SERVICES),
+        FLIP_BOUND,
+        "SERVING with the store back",
+    )
+    assert healthz(replica).status_code == 200
+    assert list_actions(replica.address) is grpc.StatusCode.OK  # SERVING: calls work again
+    print(f"\nNOT_SERVING {down:.1f} s after the stop, SERVING {up:.1f} s after the start")
+    assert "the store does not answer: NOT_SERVING" in replica.log
+    after = replica.log.split("the store does not answer: NOT_SERVING")[1]
+    assert "the workers and the store answer again: SERVING" in after
+
+
+def test_healthz_on_sqlite_needs_no_key_and_is_documented(server: ServerProcess) -> None:
+    answer = healthz(server)  # the session server requires keys; none is sent
+    assert answer.status_code == 200 and answer.json() == {"status": "SERVING"}
+    spec = httpx.get(f"http://{server.http_address}/openapi.json", timeout=30).json()
+    operation = spec["paths"]["/healthz"]["get"]
+    assert "security" not in operation
+    assert set(operation["responses"]) == {"200", "500", "503"}
+    problem = operation["responses"]["503"]["content"]["application/problem+json"]["schema"]
+    assert problem == {"$ref": "#/components/schemas/ProblemJson"}
