@@ -51,6 +51,12 @@ POOL_WAIT = 10.0
 RETRY_AFTER = 2.0
 # A health probe gives up after this: far less than POOL_WAIT, so health follows an outage soon.
 PROBE_TIMEOUT = 3.0
+# The probe's connection: a connect and unacknowledged bytes give up after 10 s on their own.
+_PROBE_CONNECTION: dict[str, Any] = {
+    "autocommit": True,
+    "connect_timeout": 10,
+    "tcp_user_timeout": 10_000,
+}
 
 
 class PostgresStore:
@@ -63,7 +69,7 @@ class PostgresStore:
         self._url = url
         # The probe's own connection: a pool busy with requests must not read as a lost database.
         self._probe: psycopg.AsyncConnection[Any] | None = None
-        self._probing = asyncio.Lock()
+        self._probing: asyncio.Task[bool] | None = None
 
     @classmethod
     async def connect(cls, url: str, timeout: float = 30.0) -> PostgresStore:
@@ -82,24 +88,32 @@ class PostgresStore:
         return cls(pool, url)
 
     async def close(self) -> None:
-        await self._drop_probe()
+        await self._drop_probe()  # first: a probe still waiting then ends without a cancel
+        if self._probing is not None:
+            self._probing.cancel()
+            await asyncio.wait([self._probing])
         await self._pool.close()
 
     async def reachable(self, timeout: float = PROBE_TIMEOUT) -> bool:
         """Whether the database answers a trivial query within `timeout` seconds, on a
         connection of its own (reopened after a failure); never raises."""
-        async with self._probing:
-            try:
-                async with asyncio.timeout(timeout):
-                    if self._probe is None:
-                        self._probe = await psycopg.AsyncConnection.connect(
-                            self._url, autocommit=True
-                        )
-                    await self._probe.execute(b"SELECT 1")
-            except (psycopg.Error, TimeoutError, OSError):
-                await self._drop_probe()
-                return False
-            return True
+        # A query still unanswered is left in flight, never cancelled (psycopg would spend up
+        # to 10 s more cancelling it): the next call waits on it rather than sending another.
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.get_running_loop().create_task(self._probe_once())
+        probing = self._probing
+        done, _ = await asyncio.wait([probing], timeout=timeout)
+        return bool(done) and probing.result()
+
+    async def _probe_once(self) -> bool:
+        try:
+            if self._probe is None:
+                self._probe = await psycopg.AsyncConnection.connect(self._url, **_PROBE_CONNECTION)
+            await self._probe.execute(b"SELECT 1")
+        except (psycopg.Error, OSError):
+            await self._drop_probe()
+            return False
+        return True
 
     async def _drop_probe(self) -> None:
         probe, self._probe = self._probe, None
