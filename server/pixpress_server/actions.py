@@ -92,6 +92,13 @@ class ActionTracker:
         """This replica's lease from now."""
         return Lease(self.holder, utc_now() + timedelta(seconds=self.lease_seconds))
 
+    async def release(self, action_id: str) -> bool:
+        """Hand a background action back to the queue unfinished (this replica stops)."""
+        released = await self._store.release_action(action_id, self.holder)
+        if released:
+            logger.info("action %s handed back to the queue", action_id)
+        return released
+
     async def renew(self) -> int:
         """The heartbeat: extend the lease of every action this replica holds."""
         return await self._store.renew_leases(self.lease())
@@ -162,12 +169,13 @@ class ActionTracker:
 
     @contextlib.asynccontextmanager
     async def recording(
-        self, action_id: str, why_cancelled: Callable[[], CancelReason]
+        self, action_id: str, why_cancelled: Callable[[], CancelReason | None]
     ) -> AsyncIterator[ActionRun]:
         """The block does the action's work; whatever way it ends, the action ends terminal.
 
         Ending normally records SUCCEEDED with `run.response`; a typed error, its status and
-        public message; a cancellation (or a closed generator), `why_cancelled()`; anything
+        public message; a cancellation (or a closed generator), `why_cancelled()` (None: a
+        background action goes back to the queue unfinished, for another run); anything
         else is a bug: INTERNAL, raised on as InternalFailure. A status already terminal
         (a CancelAction, or `settle`) is kept.
         """
@@ -182,7 +190,12 @@ class ActionTracker:
             await self._end(run, (StatusName.INTERNAL, "internal error"))
             raise InternalFailure("internal error", repr(error)) from error
         except BaseException:
-            await self._end(run, why_cancelled())
+            reason = why_cancelled()
+            if reason is None and not run.recorded:
+                run.recorded = True
+                await asyncio.shield(self.release(action_id))
+            else:
+                await self._end(run, reason or (StatusName.CANCELLED, "cancelled"))
             raise
         if run.response is None:
             logger.error("action %s ended without a result", action_id)

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 # A submit on this replica wakes the loop at once; another replica's is seen within this.
 POLL_SECONDS = 1.0
+# Kept from the shutdown grace to hand unfinished work back before the store closes.
+HAND_BACK_SECONDS = 2.0
 HEARTBEATS_PER_LEASE = 3  # a lease survives two missed heartbeats (a busy loop, a slow store)
 _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 
@@ -46,7 +48,7 @@ class ClaimLoop:
         # The only replica (SQLite): leases left by a previous run of it are dead already.
         self._alone = alone
         self._wake = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], str] = {}  # each task's action id
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         self._taken: list[Callable[[], None]] = []
@@ -70,12 +72,19 @@ class ClaimLoop:
         self._wake.set()
 
     async def stop(self, grace: float) -> None:
-        """Claim no more; let the work in flight finish for `grace` seconds, then cancel it.
-        The heartbeat runs until then, so nothing of ours expires while it finishes."""
+        """Claim no more; let the work in flight finish within `grace` seconds, else hand it
+        back to the queue (another replica runs it) and cancel it. The heartbeat runs until
+        then, so nothing of ours expires while it finishes."""
         self._stopping = True
         self._wake.set()
         if self._running:
-            _, pending = await asyncio.wait(list(self._running), timeout=grace)
+            finishing = max(0.0, grace - min(HAND_BACK_SECONDS, grace / 2))
+            _, pending = await asyncio.wait(list(self._running), timeout=finishing)
+            # Handed back before the cancel: a late finish of ours is void (no lease).
+            held = [self._running[task] for task in pending if task in self._running]
+            await asyncio.gather(
+                *(self._tracker.release(action_id) for action_id in held), return_exceptions=True
+            )
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -99,7 +108,7 @@ class ClaimLoop:
                 for expired in self._expired:
                     expired()
             task = asyncio.get_running_loop().create_task(self._run(claim.action))
-            self._running.add(task)
+            self._running[task] = claim.action.id
         return len(claims)
 
     async def _run(self, action: ActionRecord) -> None:
@@ -113,7 +122,7 @@ class ClaimLoop:
         finally:
             task = asyncio.current_task()
             if task is not None:
-                self._running.discard(task)
+                self._running.pop(task, None)
             self._wake.set()
 
     async def _claiming(self) -> None:

@@ -22,7 +22,8 @@ from tests.postgres_service import PostgresServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 JPEG = FIXTURES / "jpeg" / "Landscape_1.jpg"
-PNG = FIXTURES / "png" / "kodim23.png"  # q 100 effort 10: ~19 s of work on one worker
+PNG = FIXTURES / "png" / "kodim23.png"
+SLOW = {"quality": 100, "effort": 10}  # zopfli: tens of seconds on the twice-as-wide PNG
 ROUTE = "pixpress/compress-an-image"
 LEASE_SECONDS = 4
 WAIT = 300.0
@@ -41,6 +42,17 @@ def pixpress_server(*arguments: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def store_url(postgres: PostgresServer) -> str:
     return postgres.new_database()
+
+
+@pytest.fixture(scope="module")
+def slow_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """kodim23 scaled twice (1.6 MP): long enough at SLOW to be killed mid-work."""
+    import pyvips
+
+    image = pyvips.Image.new_from_file(str(PNG)).resize(2)
+    path = tmp_path_factory.mktemp("slow") / "slow.png"
+    path.write_bytes(bytes(image.pngsave_buffer(compression=1)))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -130,14 +142,12 @@ def kill_replica(server: ServerProcess) -> None:
 
 
 def test_a_replica_killed_mid_work_has_its_action_finished_once_by_another(
-    servers: list[ServerProcess], tmp_path: Path, store_url: str, key: str
+    servers: list[ServerProcess], tmp_path: Path, store_url: str, key: str, slow_png: Path
 ) -> None:
     doomed = replica(servers, tmp_path, store_url)
     with Client(doomed.address, api_key=key) as client:
-        asset = client.assets.upload(PNG)
-        action = client.routes.retrieve(ROUTE).use(
-            body={"quality": 100, "effort": 10}, input_asset=asset, wait=False
-        )
+        asset = client.assets.upload(slow_png)
+        action = client.routes.retrieve(ROUTE).use(body=SLOW, input_asset=asset, wait=False)
         wait_until(
             lambda: client.actions.retrieve(action.id).status is ActionStatus.RUNNING,
             "the first replica started the slow action",
@@ -166,3 +176,27 @@ def test_a_replica_killed_mid_work_has_its_action_finished_once_by_another(
     assert [row[0] for row in outputs] == [done.response.output_asset_id]  # completed once
     print(f"killed mid-work: re-run by the survivor and SUCCEEDED {took:.1f} s after the kill")
     assert survivor.stop() == 0
+
+
+def test_a_replica_stopping_mid_work_hands_its_action_back_to_another(
+    servers: list[ServerProcess], tmp_path: Path, store_url: str, key: str, slow_png: Path
+) -> None:
+    leaving = replica(servers, tmp_path, store_url, "--shutdown-grace", "1")
+    with Client(leaving.address, api_key=key) as client:
+        asset = client.assets.upload(slow_png)
+        action = client.routes.retrieve(ROUTE).use(body=SLOW, input_asset=asset, wait=False)
+        wait_until(
+            lambda: client.actions.retrieve(action.id).status is ActionStatus.RUNNING,
+            "the first replica started the slow action",
+        )
+    assert leaving.stop() == 0, leaving.log  # SIGTERM: one second of grace, then hand back
+    assert "handed back to the queue" in leaving.log
+    ((holder, status),) = rows(
+        store_url, "SELECT lease_owner, status FROM actions WHERE id = %s", action.id
+    )
+    assert (holder, status) == (None, "running")  # unfinished, claimable by anyone now
+    taker = replica(servers, tmp_path, store_url)
+    with Client(taker.address, api_key=key) as client:
+        done = client.actions.wait(action.id, timeout=WAIT)
+    assert done.status is ActionStatus.SUCCEEDED, done
+    assert taker.stop() == 0

@@ -119,3 +119,19 @@ async def test_streamed_work_fails_only_once_its_lease_expired(store: Store) -> 
     assert failed.error == ActionErrorData("UNAVAILABLE", "its replica stopped")
     waiting = await store.get_action("alice", background.id)
     assert waiting is not None and waiting.status is ActionStatus.QUEUED  # claimable, not failed
+
+
+async def test_a_released_action_is_claimable_at_once_by_anyone(store: Store) -> None:
+    (row,) = await queued(store, 1)
+    now = utc_now()
+    await store.claim_actions(ROUTE, Lease("a", now + LEASE), now, 1)
+    await store.update_action(row.id, ActionStatus.RUNNING, now, holder="a")
+    assert not await store.release_action(row.id, "b")  # not b's to give back
+    assert await store.release_action(row.id, "a")
+    assert not await store.update_action(row.id, ActionStatus.SUCCEEDED, now, holder="a")
+    (claim,) = await store.claim_actions(ROUTE, Lease("b", now + LEASE), now, 1)
+    assert claim.action.id == row.id and claim.action.status is ActionStatus.RUNNING
+    assert not claim.reclaimed  # handed back, not expired
+    streamed = action()
+    await store.add_action(streamed, Lease("a", now + LEASE))
+    assert not await store.release_action(streamed.id, "a")  # nobody could re-run it

@@ -189,9 +189,9 @@ class CompressCalls:
             return
         log_done(action.id, action.owner, done, started)
 
-    def _why_background_ended(self) -> CancelReason:
+    def _why_background_ended(self) -> CancelReason | None:
         if self._stopping:
-            return StatusName.UNAVAILABLE, "the server shut down before the action finished"
+            return None  # back to the queue: another replica, or this one restarted, runs it
         return StatusName.CANCELLED, "cancelled by the owner"
 
     async def _input_asset(self, owner: str, asset_id: str) -> AssetRecord | None:

@@ -89,6 +89,11 @@ class ActionStore(Protocol):
         claiming at once never get the same action."""
         ...
 
+    async def release_action(self, action_id: str, holder: str) -> bool:
+        """Give a background action `holder` holds back to the queue, unfinished, for any
+        replica to claim now (a replica shutting down); False when not held by `holder`."""
+        ...
+
     async def renew_leases(self, lease: Lease) -> int:
         """Extend every unfinished action `lease.holder` holds to `lease.expires`; how many."""
         ...

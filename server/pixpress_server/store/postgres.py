@@ -320,6 +320,14 @@ class PostgresStore:
         claims = [Claim(_action(row), row["previous"] is not None) for row in rows]
         return sorted(claims, key=lambda claim: (claim.action.created, claim.action.id))
 
+    async def release_action(self, action_id: str, holder: str) -> bool:
+        changed = await self._count(
+            "UPDATE actions SET lease_owner = NULL, lease_expires = NULL WHERE id = %s "
+            f"AND lease_owner = %s AND background AND {_UNFINISHED_SQL}",
+            (action_id, holder),
+        )
+        return changed == 1
+
     async def renew_leases(self, lease: Lease) -> int:
         return await self._count(
             f"UPDATE actions SET lease_expires = %s WHERE lease_owner = %s AND {_UNFINISHED_SQL}",

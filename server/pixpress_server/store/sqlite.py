@@ -358,6 +358,14 @@ class SqliteStore:
         self._db.execute("COMMIT")
         return [Claim(self._action(row), row["lease_owner"] is not None) for row in rows]
 
+    async def release_action(self, action_id: str, holder: str) -> bool:
+        cursor = self._db.execute(
+            "UPDATE actions SET lease_owner = NULL, lease_expires = NULL WHERE id = ? "
+            f"AND lease_owner = ? AND background = 1 AND {_UNFINISHED_SQL}",
+            (action_id, holder),
+        )
+        return cursor.rowcount == 1
+
     async def renew_leases(self, lease: Lease) -> int:
         cursor = self._db.execute(
             f"UPDATE actions SET lease_expires = ? WHERE lease_owner = ? AND {_UNFINISHED_SQL}",
