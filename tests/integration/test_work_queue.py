@@ -18,6 +18,7 @@ import pytest
 from pixpress import ActionStatus, Client
 
 from tests.integration.server_process import ServerProcess, start_server
+from tests.integration.test_metrics import METRICS_LISTENING, scrape, value
 from tests.postgres_service import PostgresServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -153,7 +154,10 @@ def test_a_replica_killed_mid_work_has_its_action_finished_once_by_another(
             "the first replica started the slow action",
         )
     ((first_holder,),) = rows(store_url, "SELECT lease_owner FROM actions WHERE id = %s", action.id)
-    survivor = replica(servers, tmp_path, store_url)
+    survivor = replica(servers, tmp_path, store_url, "--metrics-port", "0")
+    assert survivor.process.stdout is not None
+    metrics = survivor.process.stdout.readline()
+    assert metrics.startswith(METRICS_LISTENING), metrics
     time.sleep(LEASE_SECONDS)  # heartbeats keep the lease: the survivor waits
     ((holder, status),) = rows(
         store_url, "SELECT lease_owner, status FROM actions WHERE id = %s", action.id
@@ -174,6 +178,9 @@ def test_a_replica_killed_mid_work_has_its_action_finished_once_by_another(
         done.created,
     )
     assert [row[0] for row in outputs] == [done.response.output_asset_id]  # completed once
+    samples = scrape(metrics[len(METRICS_LISTENING) :].strip())
+    assert value(samples, "pixpress_leases_taken_total") == 1
+    assert value(samples, "pixpress_leases_expired_total") == 1
     print(f"killed mid-work: re-run by the survivor and SUCCEEDED {took:.1f} s after the kill")
     assert survivor.stop() == 0
 
