@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pixpress_server.store.records import ActionRecord, utc_now
+from pixpress_server.store.records import Claim, utc_now
 
 if TYPE_CHECKING:
     from pixpress_server.actions import ActionTracker
@@ -28,7 +28,7 @@ _END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 
 
 class ClaimLoop:
-    """Runs `work(action)` for each background action this replica claims, at most
+    """Runs `work(claim)` for each background action this replica claims, at most
     `capacity` at once."""
 
     def __init__(
@@ -37,7 +37,7 @@ class ClaimLoop:
         tracker: ActionTracker,
         route_id: str,
         capacity: int,
-        work: Callable[[ActionRecord], Awaitable[None]],
+        work: Callable[[Claim], Awaitable[None]],
         alone: bool = False,
     ) -> None:
         self._store = store
@@ -107,13 +107,14 @@ class ClaimLoop:
                 logger.warning("action %s: its lease expired, running it again", claim.action.id)
                 for expired in self._expired:
                     expired()
-            task = asyncio.get_running_loop().create_task(self._run(claim.action))
+            task = asyncio.get_running_loop().create_task(self._run(claim))
             self._running[task] = claim.action.id
         return len(claims)
 
-    async def _run(self, action: ActionRecord) -> None:
+    async def _run(self, claim: Claim) -> None:
+        action = claim.action
         try:
-            await self._work(action)
+            await self._work(claim)
         except asyncio.CancelledError:
             logger.info("action %s cancelled", action.id)
         except Exception:

@@ -15,7 +15,7 @@ from pixpress_server.store.records import (
     utc_now,
 )
 
-from tests.unit.test_content_store import ROUTE, action
+from tests.unit.test_content_store import ROUTE, action, asset
 from tests.unit.test_store_contract import OTHER_ROUTE
 
 LEASE = timedelta(seconds=30)
@@ -135,3 +135,17 @@ async def test_a_released_action_is_claimable_at_once_by_anyone(store: Store) ->
     streamed = action()
     await store.add_action(streamed, Lease("a", now + LEASE))
     assert not await store.release_action(streamed.id, "a")  # nobody could re-run it
+
+
+async def test_a_claim_names_the_input_bytes_even_after_its_asset_was_deleted(
+    store: Store,
+) -> None:
+    stored = asset(sha="b" * 64)
+    assert await store.add_asset(stored)
+    row = action(input_asset_id=stored.id)
+    await store.add_action(row, background=True)
+    assert await store.delete_asset("alice", stored.id) is not None
+    now = utc_now()
+    (claim,) = await store.claim_actions(ROUTE, Lease("a", now + LEASE), now, 1)
+    assert claim.input_sha256 == "b" * 64
+    assert await store.content_references("b" * 64) == 1  # the action still pins them

@@ -5,6 +5,7 @@ background one (a stored asset in, a stored asset out) that SubmitCompress and r
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pixpress_server.compression import Job, log_done
 from pixpress_server.errors import InvalidInput, NotFound, PixpressServerError, StatusName
 from pixpress_server.ids import checked_id
 from pixpress_server.processing.formats import SNIFF_BYTES
-from pixpress_server.store.records import ActionRequestData
+from pixpress_server.store.records import ActionRequestData, AssetRecord
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from pixpress_server.routes import Route
     from pixpress_server.spool import RequestFiles, Spool
     from pixpress_server.store.base import AssetStore
-    from pixpress_server.store.records import ActionRecord, AssetRecord
+    from pixpress_server.store.records import ActionRecord, Claim
 
 logger = logging.getLogger(__name__)
 
@@ -146,8 +147,11 @@ class CompressCalls:
             action = await self._tracker.create(owner, data)
             await self._tracker.fail(action.id, StatusName.INVALID_ARGUMENT, NO_INPUT_MESSAGE)
             return await self._tracker.get(owner, action.id)
-        await self._input_asset(owner, request.input_asset_id)
-        # Only the row: whichever replica has a free slot claims it (see claims.py).
+        asset = await self._input_asset(owner, request.input_asset_id)
+        assert asset is not None
+        # Only the row: whichever replica has a free slot claims it (see claims.py). The
+        # input's size and format go with it: its asset may be deleted before the work starts.
+        data = dataclasses.replace(data, input_size=asset.size, input_format=asset.format)
         action = await self._tracker.create(owner, data, background=True)
         if self._claims is not None:
             self._claims.nudge()
@@ -159,9 +163,10 @@ class CompressCalls:
         if self._claims is not None:
             await self._claims.stop(grace)
 
-    async def run_claimed(self, action: ActionRecord) -> None:
+    async def run_claimed(self, claim: Claim) -> None:
         """Do a background action this replica claimed; it ends recorded, whatever happens."""
         started = time.perf_counter()
+        action = claim.action
         data = action.request
         task = asyncio.current_task()
         assert task is not None
@@ -179,9 +184,16 @@ class CompressCalls:
                         max_bytes=data.max_bytes,
                     )
                     request = CompressRequest(options, data.input_asset_id, store_output=True)
-                    asset = await self._assets.get_asset(action.owner, data.input_asset_id)
-                    if asset is None:
+                    if not claim.input_sha256:  # deleted before the action's row was written
                         raise NotFound("the input asset was deleted before the action started")
+                    asset = AssetRecord(
+                        id=data.input_asset_id,
+                        owner=action.owner,
+                        size=data.input_size,
+                        format=data.input_format,
+                        sha256=claim.input_sha256,
+                        created=action.created,
+                    )
                     job = self._asset_job(action.id, action.owner, files, request, asset)
                     done = await self._compressor.run(job, run)
         except PixpressServerError as error:

@@ -317,7 +317,10 @@ class PostgresStore:
             "WHERE actions.id = picked.id RETURNING actions.*, picked.previous",
             (route_id, now, limit, lease.holder, lease.expires),
         )
-        claims = [Claim(_action(row), row["previous"] is not None) for row in rows]
+        claims = [
+            Claim(_action(row), row["previous"] is not None, row["input_sha256"] or "")
+            for row in rows
+        ]
         return sorted(claims, key=lambda claim: (claim.action.created, claim.action.id))
 
     async def release_action(self, action_id: str, holder: str) -> bool:

@@ -173,6 +173,7 @@ class Claim:
 
     action: ActionRecord
     reclaimed: bool
+    input_sha256: str = ""  # the input's bytes, pinned by the action even if its asset went
 
 
 @dataclass(frozen=True, slots=True)

@@ -356,7 +356,10 @@ class SqliteStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-        return [Claim(self._action(row), row["lease_owner"] is not None) for row in rows]
+        return [
+            Claim(self._action(row), row["lease_owner"] is not None, row["input_sha256"] or "")
+            for row in rows
+        ]
 
     async def release_action(self, action_id: str, holder: str) -> bool:
         cursor = self._db.execute(
