@@ -436,18 +436,23 @@ def _noise_jpeg(path: Path, side: int) -> bytes:
     return path.read_bytes()
 
 
+def _send_and_read_head(server: ServerProcess, sock: socket.socket, image: bytes) -> bytes:
+    """POST `image` at quality 100 and read only the 200 response's head."""
+    sock.sendall(
+        request_head(server, "/v1/compress?quality=100", f"Content-Length: {len(image)}") + image
+    )
+    status, head = read_response(sock, whole=False)
+    assert status == 200, head[:300]
+    return head
+
+
 def test_a_client_leaving_mid_response_does_not_leave_the_action_running(
     server: ServerProcess, tmp_path: Path
 ) -> None:
     noise = _noise_jpeg(tmp_path / "noise.jpg", 2500)  # ~10 MB out: more than socket buffers
     known = action_ids(server)
     with raw_connection(server, receive_buffer=4096) as sock:
-        sock.sendall(
-            request_head(server, "/v1/compress?quality=100", f"Content-Length: {len(noise)}")
-            + noise
-        )
-        status, head = read_response(sock, whole=False)
-        assert status == 200, head[:300]
+        _send_and_read_head(server, sock, noise)
     action = wait_terminal(server, newest_action_after(server, known))
     assert action["status"] == "cancelled", action
     assert wait_no_tmp_files(server) == []
@@ -461,12 +466,7 @@ def test_a_client_that_stops_reading_loses_the_response_after_the_idle_time(
     noise = _noise_jpeg(tmp_path / "noise.jpg", 2500)
     known = action_ids(server)
     with raw_connection(server, receive_buffer=4096) as sock:
-        sock.sendall(
-            request_head(server, "/v1/compress?quality=100", f"Content-Length: {len(noise)}")
-            + noise
-        )
-        status, head = read_response(sock, whole=False)
-        assert status == 200, head[:300]
+        head = _send_and_read_head(server, sock, noise)
         action = wait_terminal(server, newest_action_after(server, known))
         assert action["status"] == "failed", action
         assert action["error"]["code"] == "DEADLINE_EXCEEDED"  # type: ignore[index]

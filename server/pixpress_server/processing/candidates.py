@@ -16,7 +16,7 @@ from pixpress_server.processing.encoders.webp import is_lossless_webp
 from pixpress_server.processing.metadata import MetadataPolicy
 from pixpress_server.processing.model import MAX_QUALITY, MIN_QUALITY, ImageFormat, StageReport
 from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
-from pixpress_server.processing.score import Scorer
+from pixpress_server.processing.score import MIN_SIZE, Scorer
 from pixpress_server.processing.search import IDENTICAL, Anchors, Trial
 
 # Formats whose quality scale a target_score search walks. The others (GIF, TIFF, HEIF and
@@ -31,8 +31,11 @@ _SCORED_FORMATS = frozenset({ImageFormat.JPEG, ImageFormat.WEBP, ImageFormat.AVI
 FIRST_GUESS_ANCHORS: Mapping[ImageFormat, Anchors] = {ImageFormat.WEBP: ((70.5, 76), (80.5, 87))}
 
 
-def scorable(image_format: ImageFormat, source: bytes) -> bool:
-    """Whether a target_score search applies (lossy or palette re-encodes at a quality)."""
+def scorable(image_format: ImageFormat, source: bytes, width: int, height: int) -> bool:
+    """Whether a target_score search applies (lossy or palette re-encodes at a quality, on
+    an image SSIMULACRA2 can score: at least MIN_SIZE pixels a side)."""
+    if min(width, height) < MIN_SIZE:
+        return False
     if image_format is ImageFormat.WEBP and is_lossless_webp(source):
         return False
     return image_format in _SCORED_FORMATS

@@ -38,7 +38,7 @@ from pixpress_server.processing.model import (
     StageReport,
 )
 from pixpress_server.processing.postpass import POSTPASSES, PostPassContext
-from pixpress_server.processing.score import MIN_SIZE, SAMPLED_MARGIN
+from pixpress_server.processing.score import SAMPLED_MARGIN
 from pixpress_server.processing.search import (
     IDENTICAL,
     JPEG_LIKE,
@@ -217,12 +217,7 @@ def _searched(
     """target_score and/or max_bytes: a bounded search over quality (search.py), then the
     post-pass on the chosen candidate and the never-larger guard."""
     target = options.target_score
-    # SSIMULACRA2 needs 8x8 pixels: a smaller image takes the unscored path (the top quality).
-    scored = (
-        target is not None
-        and scorable(header.format, data)
-        and min(header.width, header.height) >= MIN_SIZE
-    )
+    scored = target is not None and scorable(header.format, data, header.width, header.height)
     candidates = Candidates(
         image.in_memory(),  # decoded once, encoded at every quality tried
         data,
