@@ -1,7 +1,7 @@
 """Asset bytes named by their SHA-256: the interface, and files `blobs/ab/abcdef…` in a directory.
 
-A blob is complete before anyone can name it: the bytes are fsynced, linked into place
-and the directory fsynced, before the asset's row is committed. Blocking: call from a thread.
+A blob is complete before anyone can name it: the bytes are fsynced, linked (or copied and
+renamed) into place and the directory fsynced, before the asset's row is committed. Blocking.
 """
 
 from __future__ import annotations
@@ -10,7 +10,10 @@ import errno
 import os
 import secrets
 import shutil
+import tempfile
 from typing import IO, TYPE_CHECKING, Protocol
+
+from pixpress_server.settings import SettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -51,12 +54,32 @@ def open_blobs(blob_url: str | None, blob_dir: Path) -> Blobs:
     return S3Blobs(blob_url)
 
 
+# link() errors that mean "not here": another filesystem, or one without hard links.
+_CANNOT_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EOPNOTSUPP})
+
+
 class BlobStore:
+    """Blob files in one directory, which replicas may share on a mount (NFS…) that keeps
+    rename atomic and honours fsync: writers of the same bytes then all succeed, one file."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def prepare(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Create the directory and write a file in it: fail at start, not at the first upload."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            descriptor, probe = tempfile.mkstemp(prefix=".probe-", dir=self.root)
+            os.close(descriptor)
+            os.unlink(probe)
+            _fsync_directory(self.root)  # a mount that refuses it would fail every upload
+        except OSError as error:
+            reason = error.strerror or str(error)
+            if self.root.exists() and not self.root.is_dir():
+                reason = "it is not a directory"
+            raise SettingsError(
+                f"--blob-dir {self.root}: cannot create or write the blob directory: {reason}"
+            ) from None
 
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -82,7 +105,9 @@ class BlobStore:
         target = self.path_for(sha256)
         if target.is_file():
             return  # same content is already stored
-        target.parent.mkdir(exist_ok=True)
+        if not target.parent.is_dir():
+            target.parent.mkdir(exist_ok=True)
+            _fsync_directory(self.root)
         with finished.open("rb") as file:
             os.fsync(file.fileno())
         try:
@@ -90,7 +115,7 @@ class BlobStore:
         except FileExistsError:
             return  # stored meanwhile by another writer of the same bytes
         except OSError as error:
-            if error.errno != errno.EXDEV:
+            if error.errno not in _CANNOT_LINK:
                 raise
             _copy_into_place(finished, target)
         _fsync_directory(target.parent)
@@ -112,13 +137,15 @@ def link_or_copy(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
     except OSError as error:
-        if error.errno != errno.EXDEV:
+        if error.errno not in _CANNOT_LINK:
             raise
         shutil.copyfile(source, target)
 
 
 def _copy_into_place(source: Path, target: Path) -> None:
-    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    """Copy beside the target, then rename: atomic on the target's own filesystem, and
+    writers of the same bytes at once each replace an identical file."""
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(8)}.part")
     try:
         shutil.copyfile(source, partial)
         with partial.open("rb") as file:

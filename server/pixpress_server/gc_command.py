@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("data_dir", "the server's data dir (default .pixpress)"),
         ("store", "PostgreSQL URL of the shared store (default: the data dir's SQLite file)"),
-        ("blob_url", "s3://BUCKET/PREFIX holding the asset bytes (default: DATA_DIR/blobs)"),
+        ("blob_dir", "the directory holding the asset bytes (default: DATA_DIR/blobs)"),
+        ("blob_url", "s3://BUCKET/PREFIX holding the asset bytes, instead of --blob-dir"),
         ("action_retention", "delete finished actions older than this (e.g. 30d)"),
         ("output_retention", "delete stored outputs older than this (e.g. 7d)"),
     ):

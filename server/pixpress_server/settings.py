@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from pixpress_server.client_address import TRUST_NOBODY, TrustedProxies, trusted_proxies
 from pixpress_server.processing.model import DEFAULT_THREADS_PER_WORKER
 
 MIB = 1024 * 1024
@@ -29,6 +30,10 @@ def machine_memory_bytes() -> int:
     return min(total, int(raw)) if raw.isdigit() else total
 
 
+# No path a user can give (NUL is never in one): blob_dir then follows data_dir.
+_DERIVED_BLOB_DIR = Path("\0data_dir/blobs")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The server's configuration, validated."""
@@ -40,6 +45,8 @@ class Settings:
     workers: int = os.cpu_count() or 1
     background_slots: int | None = None  # background actions worked on at once; None: workers
     lease_seconds: float = 30.0  # a background action's lease without a heartbeat
+    # A watcher re-reads its action this often: the bound when a change notification is lost.
+    watch_refresh_seconds: float = 5.0
     threads_per_worker: int = DEFAULT_THREADS_PER_WORKER
     max_input_bytes: int = 256 * MIB
     max_pixels: int = 268_402_689  # 16383 x 16383, sharp's limitInputPixels
@@ -49,7 +56,9 @@ class Settings:
     memory_budget: int = machine_memory_bytes() // 2
     max_queue: int = 256
     data_dir: Path = Path(".pixpress")
-    blob_url: str | None = None  # s3://bucket/prefix for asset bytes; None: data_dir/blobs
+    # Asset bytes: a directory (a shared mount for replicas) or s3://bucket/prefix, not both.
+    blob_dir: Path = _DERIVED_BLOB_DIR  # default: data_dir/blobs
+    blob_url: str | None = None
     store: str | None = None  # a postgresql:// URL shared by replicas; None: SQLite in data_dir
     log_level: str = "INFO"
     shutdown_grace: float = 30.0
@@ -67,13 +76,23 @@ class Settings:
     rate_burst: int = 200  # requests a key may send at once before the rate applies
     # Queue slots one owner may hold at once; None means a quarter of max_queue (at least 1).
     max_slots_per_owner: int | None = None
-    max_auth_failures: int = 30  # failed authentications per peer address per minute
+    # Background actions (queued or running) one owner may have at once, on every replica
+    # together: far more than a batch needs in flight, few enough that one owner's backlog
+    # stays minutes of work and the queue the claims read stays small.
+    max_pending_per_owner: int = 1000
+    max_auth_failures: int = 30  # failed authentications per client address per minute
+    # Load balancers whose X-Forwarded-For names the client (empty: trust nobody's header).
+    trusted_proxies: TrustedProxies = TRUST_NOBODY
     # An upload or download that makes no progress for this long is ended: a slow mobile
     # link still moves a 256 KiB chunk in well under a minute, a stalled client never does.
     stream_idle_timeout: float = 60.0
     # Retention (None keeps everything): finished actions, and stored outputs of actions.
     action_retention: float | None = None
     output_retention: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.blob_dir == _DERIVED_BLOB_DIR:
+            object.__setattr__(self, "blob_dir", self.data_dir / "blobs")
 
     @property
     def owner_slots(self) -> int:
@@ -90,10 +109,6 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "pixpress.db"
-
-    @property
-    def blob_dir(self) -> Path:
-        return self.data_dir / "blobs"
 
     @property
     def secret_path(self) -> Path:
@@ -187,6 +202,12 @@ def _blob_url(text: str) -> str:
     return text
 
 
+def _directory(text: str) -> Path:
+    if not text.strip():
+        raise ValueError("expected a directory path")
+    return Path(text)
+
+
 def _visibility(text: str) -> str:
     if text not in {"public", "private"}:
         raise ValueError("expected public or private")
@@ -217,6 +238,11 @@ _FLAGS: Mapping[str, _Flag] = {
     "lease_seconds": _Flag(
         float, "seconds a dead replica's background actions stay leased to it", minimum=1
     ),
+    "watch_refresh_seconds": _Flag(
+        float,
+        "seconds between a watcher's re-reads of its action (beside notifications)",
+        minimum=1,
+    ),
     "threads_per_worker": _Flag(int, "libvips and oxipng threads in each worker", minimum=1),
     "max_input_bytes": _Flag(_byte_size, "largest accepted input (e.g. 256MiB)", minimum=1),
     "max_pixels": _Flag(int, "largest accepted width x height of one frame", minimum=1),
@@ -226,7 +252,11 @@ _FLAGS: Mapping[str, _Flag] = {
         int, "requests allowed to wait for room before RESOURCE_EXHAUSTED", minimum=1
     ),
     "data_dir": _Flag(Path, "where pixpress keeps its data (spool files, store)"),
-    "blob_url": _Flag(_blob_url, "s3://BUCKET/PREFIX for asset bytes (default: DATA_DIR/blobs)"),
+    "blob_dir": _Flag(
+        _directory,
+        "directory of the asset bytes, e.g. a mount replicas share (default: DATA_DIR/blobs)",
+    ),
+    "blob_url": _Flag(_blob_url, "s3://BUCKET/PREFIX for asset bytes, instead of --blob-dir"),
     "store": _Flag(store_url, "PostgreSQL URL of the store replicas share (default: SQLite file)"),
     "log_level": _Flag(_log_level, "DEBUG, INFO, WARNING or ERROR"),
     "shutdown_grace": _Flag(
@@ -253,8 +283,14 @@ _FLAGS: Mapping[str, _Flag] = {
     "max_slots_per_owner": _Flag(
         int, "queue slots one owner may hold at once (default: a quarter of --max-queue)", minimum=1
     ),
+    "max_pending_per_owner": _Flag(
+        int, "background actions one owner may have queued or running at once", minimum=1
+    ),
     "max_auth_failures": _Flag(
-        int, "failed authentications allowed per peer address per minute", minimum=1
+        int, "failed authentications allowed per client address per minute", minimum=1
+    ),
+    "trusted_proxies": _Flag(
+        trusted_proxies, "CIDR[,CIDR...] of proxies whose X-Forwarded-For names the client"
     ),
     "stream_idle_timeout": _Flag(
         duration, "end an upload or download that makes no progress for this long"
@@ -314,6 +350,11 @@ def load(arguments: argparse.Namespace, environ: Mapping[str, str] = os.environ)
         if flag.minimum is not None and isinstance(value, int | float) and value < flag.minimum:
             raise SettingsError(f"{source}: expected at least {flag.minimum} but received {raw!r}")
         values[field.name] = value
+    if "blob_dir" in values and "blob_url" in values:
+        raise SettingsError(
+            "--blob-dir and --blob-url exclude each other: asset bytes live in a directory "
+            "or in an S3 bucket, give one"
+        )
     settings = Settings(**values)  # type: ignore[arg-type]
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise SettingsError("--tls-cert and --tls-key go together: give both or neither")

@@ -94,3 +94,31 @@ def test_retention_off_and_owner_slots_default() -> None:
     settings = load(["--action-retention", "off", "--max-queue", "40"], {})
     assert settings.action_retention is None and settings.owner_slots == 10
     assert load(["--max-slots-per-owner", "3"], {}).owner_slots == 3
+
+
+def test_blob_dir_follows_the_data_dir_unless_given() -> None:
+    assert load([], {}).blob_dir == Path(".pixpress/blobs")
+    assert load(["--data-dir", "/srv/px"], {}).blob_dir == Path("/srv/px/blobs")
+    assert Settings(data_dir=Path("/srv/px")).blob_dir == Path("/srv/px/blobs")
+    given = load(["--data-dir", "/srv/px", "--blob-dir", "/mnt/shared/blobs"], {})
+    assert (given.data_dir, given.blob_dir) == (Path("/srv/px"), Path("/mnt/shared/blobs"))
+    from_env = load([], {"PIXPRESS_BLOB_DIR": "/mnt/nfs/px"})
+    assert from_env.blob_dir == Path("/mnt/nfs/px")
+    assert load(["--blob-dir", "/mnt/a"], {"PIXPRESS_BLOB_DIR": "/mnt/b"}).blob_dir == Path(
+        "/mnt/a"
+    )
+    with pytest.raises(SettingsError, match="PIXPRESS_BLOB_DIR: invalid value ''"):
+        load([], {"PIXPRESS_BLOB_DIR": ""})
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ"),
+    [
+        (["--blob-dir", "/mnt/shared", "--blob-url", "s3://bucket/blobs"], {}),
+        (["--blob-url", "s3://bucket/blobs"], {"PIXPRESS_BLOB_DIR": "/mnt/shared"}),
+        ([], {"PIXPRESS_BLOB_DIR": "/mnt/shared", "PIXPRESS_BLOB_URL": "s3://bucket/blobs"}),
+    ],
+)
+def test_blob_dir_and_blob_url_exclude_each_other(argv: list[str], environ: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="--blob-dir and --blob-url exclude each other"):
+        load(argv, environ)
