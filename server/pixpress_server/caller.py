@@ -1,4 +1,4 @@
-"""Who is calling: set per request (by the auth interceptor once keys exist), read anywhere."""
+"""Who is calling, and from where: set per request by each edge, read anywhere (logs)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextvars
 ANONYMOUS = "anonymous"
 
 _owner: contextvars.ContextVar[str] = contextvars.ContextVar("pixpress_owner", default=ANONYMOUS)
+_client: contextvars.ContextVar[str] = contextvars.ContextVar("pixpress_client", default="-")
 
 
 def current_owner() -> str:
@@ -16,3 +17,13 @@ def current_owner() -> str:
 
 def set_owner(owner: str) -> contextvars.Token[str]:
     return _owner.set(owner)
+
+
+def current_client() -> str:
+    """The client address of the request being served (`client_address.client_address`);
+    `-` outside a request, such as background work."""
+    return _client.get()
+
+
+def set_client(address: str) -> contextvars.Token[str]:
+    return _client.set(address)

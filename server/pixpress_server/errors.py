@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from pixpress_server.caller import current_owner
+from pixpress_server.caller import current_client, current_owner
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +127,9 @@ def logged(error: BaseException) -> PixpressServerError:
         logger.error("unexpected error serving a request", exc_info=error)
         error = InternalFailure("internal error", repr(error))
     logger.info(
-        "request failed owner=%s status=%s message=%r detail=%r",
+        "request failed owner=%s client=%s status=%s message=%r detail=%r",
         current_owner(),
+        current_client(),
         error.status,
         error.public_message,
         error.detail,

@@ -35,13 +35,14 @@ from pixpress_server.admission import MemoryBudget, RequestQueue
 from pixpress_server.auth import commands as key_commands
 from pixpress_server.auth.authenticator import Authenticator
 from pixpress_server.auth.gate import Gate
-from pixpress_server.auth.interceptor import authenticating
+from pixpress_server.auth.interceptor import addressing, authenticating
 from pixpress_server.blobs import Blobs, open_blobs
 from pixpress_server.calls.actions import ActionCalls
 from pixpress_server.calls.assets import AssetCalls
 from pixpress_server.calls.compress import CompressCalls
 from pixpress_server.calls.routes import RouteCalls
 from pixpress_server.claims import ClaimLoop
+from pixpress_server.client_address import TRUST_NOBODY, TrustedProxies
 from pixpress_server.compression import Compressor
 from pixpress_server.content import Contents
 from pixpress_server.draining import DrainGate, drain_then_stop
@@ -118,12 +119,16 @@ def build_gate(settings: Settings, store: Store) -> Gate | None:
     return Gate(Authenticator(store), FailureWindow(settings.max_auth_failures), rates)
 
 
-def build_interceptors(gate: Gate | None) -> list[grpc.aio.ServerInterceptor]:
-    """Malformed requests are INVALID_ARGUMENT always; keys, throttle, rate unless auth is off."""
+def build_interceptors(
+    gate: Gate | None, trusted: TrustedProxies = TRUST_NOBODY
+) -> list[grpc.aio.ServerInterceptor]:
+    """The client's address always, then keys, throttle, rate unless auth is off; malformed
+    requests are INVALID_ARGUMENT always. The first listed runs first."""
+    addressed = GuardInterceptor(addressing(trusted))
     malformed = GuardInterceptor(decoding_checked)
     if gate is None:
-        return [malformed]
-    return [GuardInterceptor(authenticating(gate)), malformed]  # the first listed runs first
+        return [addressed, malformed]
+    return [addressed, GuardInterceptor(authenticating(gate)), malformed]
 
 
 async def open_storage(settings: Settings) -> tuple[Blobs, Store, Contents]:
@@ -165,7 +170,7 @@ async def serve(settings: Settings) -> None:
         interceptors=[
             MeteredInterceptor(functools.partial(metrics.request, EdgeName.GRPC)),
             GuardInterceptor(drain_gate.guarded),
-            *build_interceptors(gate),
+            *build_interceptors(gate, settings.trusted_proxies),
         ],
         options=[
             ("grpc.max_receive_message_length", _MESSAGE_LIMIT),
@@ -249,11 +254,13 @@ async def _log_start(
         settings.data_dir,
     )
     logger.info(
-        "tls=%s rate_limit=%s/s per key (burst %d) max_auth_failures=%d per peer per minute",
+        "tls=%s rate_limit=%s/s per key (burst %d) max_auth_failures=%d per client per minute "
+        "trusted_proxies=%s",
         "off" if credentials is None else "mutual" if settings.tls_client_ca else "on",
         settings.rate_limit or "off",
         settings.rate_burst,
         settings.max_auth_failures,
+        settings.trusted_proxies,
     )
     if not settings.insecure_no_auth and not await store.list_keys():
         where = "--store URL" if settings.store else f"--data-dir {settings.data_dir}"
@@ -348,6 +355,7 @@ def _http_server(
         calls.routes,
         gate,
         settings.stream_idle_timeout,
+        settings.trusted_proxies,
     )
     app = build_app(edge, __version__, health)
     app.add_middleware(MeteredHttp, record=functools.partial(metrics.request, EdgeName.HTTP))

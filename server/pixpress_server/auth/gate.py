@@ -1,5 +1,5 @@
-"""Who may call, in order: a peer with too many recent failed authentications waits; then
-the API key must be valid; then the key must be within its request rate."""
+"""Who may call, in order: a client address with too many recent failed authentications
+waits; then the API key must be valid; then the key must be within its request rate."""
 
 from __future__ import annotations
 
@@ -10,15 +10,6 @@ from pixpress_server.errors import Throttled, Unauthenticated
 if TYPE_CHECKING:
     from pixpress_server.auth.authenticator import Authenticator
     from pixpress_server.ratelimit import FailureWindow, TokenBuckets
-
-
-def peer_address(peer: str) -> str:
-    """The address part of a gRPC peer (`ipv4:1.2.3.4:5678` → `ipv4:1.2.3.4`): a client
-    opening new connections gets a new port each time, never a new address."""
-    kind, _, rest = peer.partition(":")
-    if kind in {"ipv4", "ipv6"} and ":" in rest:
-        return f"{kind}:{rest.rpartition(':')[0]}"
-    return peer
 
 
 class Gate:
@@ -32,17 +23,16 @@ class Gate:
         self._failures = failures
         self._rates = rates
 
-    async def admit(self, authorization: str | None, peer: str) -> str:
-        """The caller's owner.
+    async def admit(self, authorization: str | None, client: str) -> str:
+        """The caller's owner; `client` is its address (`client_address.client_address`).
 
         Raises:
-            Throttled: the peer failed authentication too often lately (even a good key
+            Throttled: the client failed authentication too often lately (even a good key
                 waits: otherwise the throttle would tell a guesser when a guess is right),
                 or the key is over its rate; `retry_after` says for how long.
-            Unauthenticated: no valid key (counted against the peer).
+            Unauthenticated: no valid key (counted against the client's address).
         """
-        address = peer_address(peer)
-        wait = self._failures.blocked_for(address)
+        wait = self._failures.blocked_for(client)
         if wait is not None:
             raise Throttled(
                 f"too many failed authentications from this address: try again in {wait:.0f}s",
@@ -51,7 +41,7 @@ class Gate:
         try:
             record = await self._authenticator.identify(authorization)
         except Unauthenticated:
-            self._failures.record(address)
+            self._failures.record(client)
             raise
         wait = None if self._rates is None else self._rates.take(record.id)
         if wait is not None:
