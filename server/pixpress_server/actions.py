@@ -121,6 +121,22 @@ class ActionTracker:
             await self._store.add_action(action, self.lease())
         return action
 
+    async def queue(
+        self, owner: str, request: ActionRequestData, max_pending: int
+    ) -> ActionRecord | None:
+        """A QUEUED background action for any replica to claim; None (nothing recorded) when
+        the owner already has `max_pending` unfinished background actions."""
+        action = ActionRecord(
+            id=new_id(),
+            route_id=self._route_id,
+            owner=owner,
+            status=ActionStatus.QUEUED,
+            request=request,
+            created=utc_now(),
+        )
+        added = await self._store.add_action(action, background=True, max_owner_pending=max_pending)
+        return action if added else None
+
     async def get(self, owner: str, action_id: str) -> ActionRecord:
         action = await self._store.get_action(owner, checked_id(action_id, "action"))
         if action is None:

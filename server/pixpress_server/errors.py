@@ -3,7 +3,8 @@
 PixpressServerError
  ├── InvalidInput          INVALID_ARGUMENT      bad options, unsupported or corrupt image, limits
  ├── TooLarge              RESOURCE_EXHAUSTED    input bytes or memory estimate above a limit
- ├── Throttled             RESOURCE_EXHAUSTED    a rate limit: try again after `retry_after`
+ ├── Throttled             RESOURCE_EXHAUSTED    a rate limit or a full per-owner queue: try
+ │                                               again after `retry_after`
  ├── Unencodable           FAILED_PRECONDITION   readable but cannot be written here (HEVC)
  ├── WrongState            FAILED_PRECONDITION   e.g. cancelling a finished action
  ├── NotFound              NOT_FOUND             unknown id, or another owner's

@@ -318,6 +318,7 @@ def _build_calls(
         storage.store,
         settings.max_input_bytes,
         route,
+        settings.max_pending_per_owner,
     )
     assets = AssetCalls(
         storage.store,

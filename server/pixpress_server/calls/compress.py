@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 from pixpress_server.calls.options import compress_options
 from pixpress_server.calls.receive import receive_image
 from pixpress_server.compression import Job, log_done
-from pixpress_server.errors import InvalidInput, NotFound, PixpressServerError, StatusName
+from pixpress_server.errors import (
+    InvalidInput,
+    NotFound,
+    PixpressServerError,
+    StatusName,
+    Throttled,
+)
 from pixpress_server.ids import checked_id
 from pixpress_server.processing.formats import SNIFF_BYTES
 from pixpress_server.store.records import ActionRequestData, AssetRecord
@@ -38,6 +44,9 @@ NO_INPUT_MESSAGE = (
     "no input image: pass input_asset={'assetId': ID, 'assetType': 'file'} "
     "(upload one first with client.assets.upload)"
 )
+# Over the pending bound, a place frees when one of the owner's actions ends: typically well
+# within a few seconds while the owner's work is being done.
+PENDING_RETRY_AFTER = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,7 @@ class CompressCalls:
         assets: AssetStore,
         max_input_bytes: int,
         route: Route,
+        max_pending: int,
     ) -> None:
         self._compressor = compressor
         self._tracker = tracker
@@ -94,6 +104,7 @@ class CompressCalls:
         self._assets = assets
         self._max_input_bytes = max_input_bytes
         self._route = route
+        self._max_pending = max_pending
         self._claims: ClaimLoop | None = None
         self._stopping = False
 
@@ -139,7 +150,12 @@ class CompressCalls:
 
     async def submit(self, owner: str, request: CompressRequest) -> ActionRecord:
         """Queue the compression of an input asset, its output stored; the QUEUED action
-        (FAILED at once, recorded all the same, when no input asset is named)."""
+        (FAILED at once, recorded all the same, when no input asset is named).
+
+        Raises:
+            Throttled: the owner already has `max_pending` background actions unfinished
+                (counted in the store, so across replicas); nothing is recorded.
+        """
         self._route.check_use(owner)
         data = request.action_data(store_output=True)
         if not request.input_asset_id:
@@ -152,10 +168,17 @@ class CompressCalls:
         # Only the row: whichever replica has a free slot claims it (see claims.py). The
         # input's size and format go with it: its asset may be deleted before the work starts.
         data = dataclasses.replace(data, input_size=asset.size, input_format=asset.format)
-        action = await self._tracker.create(owner, data, background=True)
+        queued = await self._tracker.queue(owner, data, self._max_pending)
+        if queued is None:
+            raise Throttled(
+                f"{owner!r} already has {self._max_pending} background actions queued or "
+                "running, the limit per owner (--max-pending-per-owner); submit more when "
+                "some finish",
+                retry_after=PENDING_RETRY_AFTER,
+            )
         if self._claims is not None:
             self._claims.nudge()
-        return action
+        return queued
 
     async def drain(self, grace: float) -> None:
         """On shutdown: let background work finish for `grace` seconds, then cancel it."""

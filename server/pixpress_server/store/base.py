@@ -75,18 +75,26 @@ class AssetStore(Protocol):
 
 class ActionStore(Protocol):
     async def add_action(
-        self, action: ActionRecord, lease: Lease | None = None, background: bool = False
-    ) -> None:
+        self,
+        action: ActionRecord,
+        lease: Lease | None = None,
+        background: bool = False,
+        max_owner_pending: int | None = None,
+    ) -> bool:
         """Insert the row, held under `lease` (work done by the caller's replica), or, for
-        `background` work, queued for whichever replica claims it."""
+        `background` work, queued for whichever replica claims it. False (nothing inserted)
+        when the owner already has `max_owner_pending` unfinished background actions: checked
+        and inserted atomically, so concurrent inserts on any replica never overshoot it."""
         ...
 
     async def claim_actions(
         self, route_id: str, lease: Lease, now: datetime, limit: int
     ) -> list[Claim]:
-        """Lease up to `limit` of the route's background actions, oldest first: queued ones
-        nobody holds, and unfinished ones whose lease expired before `now`. Two replicas
-        claiming at once never get the same action."""
+        """Lease up to `limit` of the route's background actions: queued ones nobody holds,
+        and unfinished ones whose lease expired before `now`. Owners take turns, each oldest
+        first: turn n of an owner is its n-th claimable action after those it holds already
+        under unexpired leases; lower turns first, then the owner whose oldest waits longest.
+        Returned in that order. Two replicas claiming at once never get the same action."""
         ...
 
     async def release_action(self, action_id: str, holder: str) -> bool:

@@ -85,6 +85,14 @@ CREATE INDEX actions_claimable ON actions (route_id, created)
     WHERE background AND status IN ('queued', 'running');
 """,
     ),
+    Migration(
+        4,
+        "count an owner's unfinished background actions (--max-pending-per-owner) by index",
+        """
+CREATE INDEX actions_pending_by_owner ON actions (owner)
+    WHERE background AND status IN ('queued', 'running');
+""",
+    ),
 )
 
 # pg_advisory_lock's key: any constant of our own ("pixpress" in ASCII, as a bigint).

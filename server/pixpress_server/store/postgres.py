@@ -45,6 +45,35 @@ UNION ALL SELECT %s, '', decode(repeat('00', 32), 'hex'), 'epoch'::timestamptz, 
 ORDER BY known DESC LIMIT 1
 """
 
+# Fair claiming: each owner's claimable actions, oldest first, take turns 1, 2, 3... after the
+# ones the owner has leased already (any replica's), and turn n of every owner goes before
+# turn n + 1 of any (ties: the owner whose oldest waits longest). One owner's backlog then
+# delays another owner's next action by at most one action per slot, not by the backlog.
+_FAIR_CLAIM = f"""
+WITH held AS (
+    SELECT owner, COUNT(*) AS n FROM actions
+    WHERE background AND {_UNFINISHED_SQL} AND route_id = %s AND lease_expires >= %s
+    GROUP BY owner
+), turns AS (
+    SELECT a.id, a.owner, a.created,
+        COALESCE(held.n, 0) + ROW_NUMBER() OVER (PARTITION BY a.owner ORDER BY a.created, a.id)
+            AS turn,
+        MIN(a.created) OVER (PARTITION BY a.owner) AS owner_oldest
+    FROM actions AS a LEFT JOIN held ON held.owner = a.owner
+    WHERE a.background AND a.{_UNFINISHED_SQL} AND a.route_id = %s
+        AND (a.lease_expires IS NULL OR a.lease_expires < %s)
+), picked AS (
+    SELECT actions.id, actions.lease_owner AS previous, turns.turn, turns.owner_oldest
+    FROM actions JOIN turns ON turns.id = actions.id
+    WHERE actions.background AND actions.{_UNFINISHED_SQL}
+        AND (actions.lease_expires IS NULL OR actions.lease_expires < %s)
+    ORDER BY turns.turn, turns.owner_oldest, turns.owner, turns.created, turns.id
+    LIMIT %s FOR UPDATE OF actions SKIP LOCKED
+)
+UPDATE actions SET lease_owner = %s, lease_expires = %s FROM picked
+WHERE actions.id = picked.id RETURNING actions.*, picked.previous, picked.turn, picked.owner_oldest
+"""
+
 POOL_SIZE = 10  # connections per replica: statements are short, the event loop is one thread
 # A call waits this long for a connection before UNAVAILABLE: the database is down or saturated.
 POOL_WAIT = 10.0
@@ -281,47 +310,63 @@ class PostgresStore:
     # actions
 
     async def add_action(
-        self, action: ActionRecord, lease: Lease | None = None, background: bool = False
-    ) -> None:
+        self,
+        action: ActionRecord,
+        lease: Lease | None = None,
+        background: bool = False,
+        max_owner_pending: int | None = None,
+    ) -> bool:
         # input_sha256 is read in the same statement: deleting the asset then leaves the
         # bytes until the action ends.
-        await self._count(
+        insert = (
             "INSERT INTO actions (id, route_id, owner, status, request, created, input_sha256, "
-            "background, lease_owner, lease_expires) VALUES (%s, %s, %s, %s, %s, %s, "
-            "(SELECT sha256 FROM assets WHERE id = %s AND owner = %s), %s, %s, %s)",
-            (
-                action.id,
-                action.route_id,
-                action.owner,
-                action.status.value,
-                Jsonb(action.request.to_dict()),
-                action.created,
-                action.request.input_asset_id,
-                action.owner,
-                background,
-                None if lease is None else lease.holder,
-                None if lease is None else lease.expires,
-            ),
+            "background, lease_owner, lease_expires) SELECT %s, %s, %s, %s, %s, %s, "
+            "(SELECT sha256 FROM assets WHERE id = %s AND owner = %s), %s, %s, %s"
         )
+        values = (
+            action.id,
+            action.route_id,
+            action.owner,
+            action.status.value,
+            Jsonb(action.request.to_dict()),
+            action.created,
+            action.request.input_asset_id,
+            action.owner,
+            background,
+            None if lease is None else lease.holder,
+            None if lease is None else lease.expires,
+        )
+        if max_owner_pending is None:
+            return await self._count(insert, values) == 1
+        async with self._connection() as conn, conn.transaction():
+            # As for the storage quota: read committed counts only committed rows, so without
+            # the lock two submits of one owner (on any replica) could both pass the count.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                ("pending:" + action.owner,),
+            )
+            cursor = await conn.execute(
+                insert + " WHERE (SELECT COUNT(*) FROM actions WHERE owner = %s "
+                f"AND background AND {_UNFINISHED_SQL}) < %s",
+                (*values, action.owner, max_owner_pending),
+            )
+            return cursor.rowcount == 1
 
     async def claim_actions(
         self, route_id: str, lease: Lease, now: datetime, limit: int
     ) -> list[Claim]:
-        # SKIP LOCKED: replicas claiming at once each lock different rows, none waits.
+        # A window can't share a SELECT with FOR UPDATE: the turns are numbered in a CTE, then
+        # rows are locked in turn order. SKIP LOCKED: replicas claiming at once lock different
+        # rows, none waits; a row another replica claimed meanwhile fails the re-checked lease
+        # condition and is skipped, so the LIMIT fills from the rows behind it.
         rows = await self._all(
-            "WITH picked AS (SELECT id, lease_owner AS previous FROM actions "
-            f"WHERE background AND {_UNFINISHED_SQL} AND route_id = %s "
-            "AND (lease_expires IS NULL OR lease_expires < %s) "
-            "ORDER BY created, id LIMIT %s FOR UPDATE SKIP LOCKED) "
-            "UPDATE actions SET lease_owner = %s, lease_expires = %s FROM picked "
-            "WHERE actions.id = picked.id RETURNING actions.*, picked.previous",
-            (route_id, now, limit, lease.holder, lease.expires),
+            _FAIR_CLAIM, (route_id, now, route_id, now, now, limit, lease.holder, lease.expires)
         )
-        claims = [
+        rows.sort(key=lambda row: (row["turn"], row["owner_oldest"], row["owner"], row["id"]))
+        return [
             Claim(_action(row), row["previous"] is not None, row["input_sha256"] or "")
             for row in rows
         ]
-        return sorted(claims, key=lambda claim: (claim.action.created, claim.action.id))
 
     async def release_action(self, action_id: str, holder: str) -> bool:
         changed = await self._count(

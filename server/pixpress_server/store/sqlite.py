@@ -103,6 +103,8 @@ CREATE INDEX IF NOT EXISTS actions_unfinished ON actions (status)
     WHERE status IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS actions_finished ON actions (finished)
     WHERE status NOT IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS actions_pending_by_owner ON actions (owner)
+    WHERE background = 1 AND status IN ('queued', 'running');
 """
 _UNFINISHED_SQL = "status IN ('queued', 'running')"
 _FINISHED_SQL = "status NOT IN ('queued', 'running')"  # as in actions_finished, to use it
@@ -112,6 +114,24 @@ _KEY_OR_STAND_IN = """
 SELECT id, owner, secret_hash, created, last_used, revoked, 1 AS known FROM api_keys WHERE id = ?
 UNION ALL SELECT ?, '', zeroblob(32), 0, NULL, NULL, 0
 ORDER BY known DESC LIMIT 1
+"""
+
+# Fair claiming, as in postgres.py: each owner's claimable actions, oldest first, take turns
+# after the ones the owner has leased already, and turn n of every owner goes before turn n + 1
+# of any (ties: the owner whose oldest waits longest).
+_FAIR_CLAIM = f"""
+WITH held AS (
+    SELECT owner, COUNT(*) AS n FROM actions
+    WHERE background = 1 AND {_UNFINISHED_SQL} AND route_id = ? AND lease_expires >= ?
+    GROUP BY owner
+)
+SELECT a.*, COALESCE(held.n, 0) + ROW_NUMBER() OVER (
+        PARTITION BY a.owner ORDER BY a.created, a.id) AS turn,
+    MIN(a.created) OVER (PARTITION BY a.owner) AS owner_oldest
+FROM actions AS a LEFT JOIN held ON held.owner = a.owner
+WHERE a.background = 1 AND a.{_UNFINISHED_SQL} AND a.route_id = ?
+    AND (a.lease_expires IS NULL OR a.lease_expires < ?)
+ORDER BY turn, owner_oldest, a.owner, a.created, a.id LIMIT ?
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -312,15 +332,21 @@ class SqliteStore:
     # actions
 
     async def add_action(
-        self, action: ActionRecord, lease: Lease | None = None, background: bool = False
-    ) -> None:
+        self,
+        action: ActionRecord,
+        lease: Lease | None = None,
+        background: bool = False,
+        max_owner_pending: int | None = None,
+    ) -> bool:
         # An unfinished action references its input asset's content (input_sha256), read
-        # in the same statement: deleting the asset then leaves the bytes until it ends.
-        self._db.execute(
+        # in the same statement: deleting the asset then leaves the bytes until it ends. The
+        # pending bound is checked in the same statement too, so it holds exactly.
+        cursor = self._db.execute(
             "INSERT INTO actions (id, route_id, owner, status, request, created, input_sha256, "
             "background, lease_owner, lease_expires) "
-            "VALUES (?, ?, ?, ?, ?, ?, (SELECT sha256 FROM assets WHERE id = ? AND owner = ?), "
-            "?, ?, ?)",
+            "SELECT ?, ?, ?, ?, ?, ?, (SELECT sha256 FROM assets WHERE id = ? AND owner = ?), "
+            "?, ?, ? WHERE ? IS NULL OR (SELECT COUNT(*) FROM actions WHERE owner = ? "
+            f"AND background = 1 AND {_UNFINISHED_SQL}) < ?",
             (
                 action.id,
                 action.route_id,
@@ -333,20 +359,21 @@ class SqliteStore:
                 int(background),
                 None if lease is None else lease.holder,
                 None if lease is None else _micros(lease.expires),
+                max_owner_pending,
+                action.owner,
+                max_owner_pending,
             ),
         )
+        return cursor.rowcount == 1
 
     async def claim_actions(
         self, route_id: str, lease: Lease, now: datetime, limit: int
     ) -> list[Claim]:
-        # One writer at a time (BEGIN IMMEDIATE): the rows read are the rows leased.
+        # One writer at a time (BEGIN IMMEDIATE): the rows read are the rows leased, in turns.
         self._db.execute("BEGIN IMMEDIATE")
         try:
             rows = self._db.execute(
-                f"SELECT * FROM actions WHERE background = 1 AND {_UNFINISHED_SQL} "
-                "AND route_id = ? AND (lease_expires IS NULL OR lease_expires < ?) "
-                "ORDER BY created, id LIMIT ?",
-                (route_id, _micros(now), limit),
+                _FAIR_CLAIM, (route_id, _micros(now), route_id, _micros(now), limit)
             ).fetchall()
             self._db.executemany(
                 "UPDATE actions SET lease_owner = ?, lease_expires = ? WHERE id = ?",
