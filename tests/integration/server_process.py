@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ __all__ = [
     "create_key",
     "http_client",
     "keyed_channel",
+    "kill_server",
     "start_server",
     "worker_processes",
 ]
@@ -48,6 +51,21 @@ def http_client(server: ServerProcess, key: str | None = "", timeout: float = 12
 def worker_processes(server: ServerProcess) -> list[psutil.Process]:
     """The server's live worker processes."""
     return [psutil.Process(pid) for pid in server.worker_pids()]
+
+
+def kill_server(server: ServerProcess, timeout: float = 30) -> None:
+    """SIGKILL the server and then its workers: nothing of it finishes anything."""
+    doomed = worker_processes(server)
+    os.kill(server.pid, signal.SIGKILL)
+    server.process.wait(timeout)
+    for process in doomed:
+        try:
+            process.kill()
+            process.wait(timeout)
+        except psutil.NoSuchProcess:
+            continue
+    if server.process.stdout is not None:
+        server.process.stdout.close()
 
 
 def create_key(data_dir: Path, owner: str) -> str:

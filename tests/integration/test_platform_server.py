@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +28,7 @@ from tests.integration.server_process import (
     Stubs,
     create_key,
     keyed_channel,
+    kill_server,
     start_server,
 )
 
@@ -407,10 +410,11 @@ def test_submit_returns_queued_then_succeeds_and_watch_follows(alice: Stubs, bob
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def big_png_bytes() -> bytes:
+def big_png_bytes(scale: int = 6) -> bytes:
     import pyvips
 
-    return bytes(pyvips.Image.new_from_file(str(PNG)).resize(6).pngsave_buffer(compression=1))
+    image = pyvips.Image.new_from_file(str(PNG)).resize(scale)
+    return bytes(image.pngsave_buffer(compression=1))
 
 
 def test_cancel_a_running_action(alice: Stubs) -> None:
@@ -511,7 +515,34 @@ def test_page_size_out_of_range(alice: Stubs) -> None:
 # restart
 
 
-def test_server_killed_while_actions_run(tmp_path: Path) -> None:
+def wait_running(stubs: Stubs, action_id: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while (
+        stubs.actions.GetAction(actions_pb2.GetActionRequest(id=action_id)).status
+        != actions_pb2.ACTION_STATUS_RUNNING
+    ):
+        assert time.monotonic() < deadline, f"action {action_id} never started"
+        time.sleep(0.05)
+
+
+def stored_outputs(data_dir: Path) -> list[str]:
+    """The ids of the output assets in the server's SQLite store, read beside it."""
+    with contextlib.closing(sqlite3.connect(data_dir / "pixpress.db", timeout=30)) as conn:
+        rows = conn.execute("SELECT id FROM assets WHERE origin = 'output'").fetchall()
+    return [row[0] for row in rows]
+
+
+def lease_of(data_dir: Path, action_id: str) -> tuple[str, str | None]:
+    """The action's stored status and lease holder."""
+    with contextlib.closing(sqlite3.connect(data_dir / "pixpress.db", timeout=30)) as conn:
+        query = "SELECT status, lease_owner FROM actions WHERE id = ?"
+        row: tuple[str, str | None] = conn.execute(query, (action_id,)).fetchone()
+    return row
+
+
+def test_a_server_killed_mid_work_reruns_its_background_actions_once_restarted(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     key = create_key(data_dir, "alice")
     server = start_server(data_dir, ["--workers", "1"])
@@ -524,61 +555,60 @@ def test_server_killed_while_actions_run(tmp_path: Path) -> None:
             assert done.status == actions_pb2.ACTION_STATUS_SUCCEEDED
             _, output = download(stubs, done.response.output_asset_id)
             succeeded[done.response.output_asset_id] = hashlib.sha256(output).hexdigest()
-        big = upload(stubs, big_png_bytes())
-        running = [submit(stubs, big.id, quality).id for quality in (30, 40, 45)]
-        deadline = time.monotonic() + 60
-        while (
-            stubs.actions.GetAction(actions_pb2.GetActionRequest(id=running[0])).status
-            != actions_pb2.ACTION_STATUS_RUNNING
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        big = upload(stubs, big_png_bytes(scale=3))
+        unfinished = [submit(stubs, big.id, quality).id for quality in (30, 40, 45)]
+        wait_running(stubs, unfinished[0])
         # one worker: the others wait, QUEUED, until a worker takes them up
-        waiting = stubs.actions.GetAction(actions_pb2.GetActionRequest(id=running[2]))
+        waiting = stubs.actions.GetAction(actions_pb2.GetActionRequest(id=unfinished[2]))
         assert waiting.status == actions_pb2.ACTION_STATUS_QUEUED
         assert not waiting.HasField("started")
-    server.process.kill()
-    server.process.wait(30)
-    server.stop()
+    kill_server(server)
+    assert lease_of(data_dir, unfinished[0])[0] == "running"  # killed mid-work
+    assert sorted(stored_outputs(data_dir)) == sorted(succeeded)
 
     restarted = start_server(data_dir, ["--workers", "1"])
     try:
         with keyed_channel(restarted.address, key) as channel:
             stubs = Stubs(channel)
-            for action_id in running:
-                action = stubs.actions.GetAction(actions_pb2.GetActionRequest(id=action_id))
-                assert action.status == actions_pb2.ACTION_STATUS_FAILED
-                assert "server stopped" in action.error.message
-                assert action.finished.ToDatetime() >= action.created.ToDatetime()
+            done = [wait_terminal(stubs, action_id, timeout=600) for action_id in unfinished]
+            assert [action.status for action in done] == [actions_pb2.ACTION_STATUS_SUCCEEDED] * 3
+            assert [action.request.quality for action in done] == [30, 40, 45]
+            assert "its lease expired, running it again" in restarted.log
+            # Completed once each: one output per re-run action, the earlier ones kept.
+            named = [action.response.output_asset_id for action in done]
+            assert sorted(stored_outputs(data_dir)) == sorted([*succeeded, *named])
+            for action in done:
+                meta, content = download(stubs, action.response.output_asset_id)
+                assert hashlib.sha256(content).hexdigest() == meta.sha256
+                assert content.startswith(b"\x89PNG") and meta.size == action.response.output_size
             for asset_id, digest in succeeded.items():
                 meta, content = download(stubs, asset_id)
                 assert hashlib.sha256(content).hexdigest() == digest == meta.sha256
             assert not list((data_dir / "tmp").iterdir())
     finally:
-        restarted.stop()
+        assert restarted.stop() == 0
 
 
-def test_shutdown_past_the_grace_fails_background_work_with_a_reason(tmp_path: Path) -> None:
+def test_a_stop_past_the_grace_hands_background_work_back_and_a_restart_finishes_it(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     key = create_key(data_dir, "alice")
     server = start_server(data_dir, ["--workers", "1", "--shutdown-grace", "0.5"])
     with keyed_channel(server.address, key) as channel:
         stubs = Stubs(channel)
-        action = submit(stubs, upload(stubs, big_png_bytes()).id, quality=40)
-        deadline = time.monotonic() + 60
-        while (
-            stubs.actions.GetAction(actions_pb2.GetActionRequest(id=action.id)).status
-            != actions_pb2.ACTION_STATUS_RUNNING
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    assert server.stop() == 0
+        action = submit(stubs, upload(stubs, big_png_bytes(scale=3)).id, quality=40)
+        wait_running(stubs, action.id)
+    assert server.stop() == 0, server.log  # SIGTERM: half a second of grace, then hand back
+    assert f"action {action.id} handed back to the queue" in server.log
+    assert lease_of(data_dir, action.id) == ("running", None)  # unfinished, not FAILED
+    assert stored_outputs(data_dir) == []
     restarted = start_server(data_dir, ["--workers", "1"])
     try:
         with keyed_channel(restarted.address, key) as channel:
-            final = Stubs(channel).actions.GetAction(actions_pb2.GetActionRequest(id=action.id))
-        assert final.status == actions_pb2.ACTION_STATUS_FAILED
-        assert final.error.code == "UNAVAILABLE"
-        assert "shut down" in final.error.message
+            final = wait_terminal(Stubs(channel), action.id, timeout=600)
+        assert final.status == actions_pb2.ACTION_STATUS_SUCCEEDED, final
+        assert not final.HasField("error")
+        assert stored_outputs(data_dir) == [final.response.output_asset_id]
     finally:
-        restarted.stop()
+        assert restarted.stop() == 0
