@@ -63,7 +63,7 @@ def _free_port() -> int:
         return port
 
 
-def _main_config(prefix: Path, site: Path) -> str:
+def _main_config(prefix: Path, site: Path, http_directives: str = "") -> str:
     temp = "\n".join(
         f"    {kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi")
     )
@@ -78,6 +78,7 @@ def _main_config(prefix: Path, site: Path) -> str:
         f"    access_log {prefix / 'access.log'} upstream;\n"
         f"{temp}\n    uwsgi_temp_path {prefix / 'uwsgi'};\n    scgi_temp_path {prefix / 'scgi'};\n"
         f"    include {site};\n"
+        f"{http_directives}"
         "}\n"
     )
 
@@ -122,12 +123,18 @@ def _listening(address: str) -> bool:
     return True
 
 
-def _start(prefix: Path, grpc: Sequence[str], http: Sequence[str], timeout: float) -> NginxProcess:
+def _start(
+    prefix: Path,
+    grpc: Sequence[str],
+    http: Sequence[str],
+    timeout: float,
+    http_directives: str = "",
+) -> NginxProcess:
     grpc_address, http_address = (f"127.0.0.1:{_free_port()}" for _ in range(2))
     site = prefix / "pixpress.conf"
     site.write_text(render(grpc_address, http_address, grpc, http))
     config = prefix / "nginx.conf"
-    config.write_text(_main_config(prefix, site))
+    config.write_text(_main_config(prefix, site, http_directives))
     command = [
         nginx_binary(),
         "-p",
@@ -149,9 +156,15 @@ def _start(prefix: Path, grpc: Sequence[str], http: Sequence[str], timeout: floa
 
 
 def start_nginx(
-    prefix: Path, grpc: Sequence[str], http: Sequence[str], timeout: float = 60
+    prefix: Path,
+    grpc: Sequence[str],
+    http: Sequence[str],
+    timeout: float = 60,
+    http_directives: str = "",
 ) -> NginxProcess:
-    """nginx on two free loopback ports in front of the replicas' gRPC and HTTP addresses.
+    """nginx on two free loopback ports in front of the replicas' gRPC and HTTP addresses;
+    `http_directives` (lines ending in a newline) go in its http block after the site, e.g.
+    `proxy_bind 127.0.0.2;` to reach the replicas from another loopback address.
 
     A free port can be taken between the probe and nginx's bind: a refused start is tried
     again on other ports, twice.
@@ -159,7 +172,7 @@ def start_nginx(
     prefix.mkdir(parents=True, exist_ok=True)
     for attempt in range(3):
         try:
-            return _start(prefix, grpc, http, timeout)
+            return _start(prefix, grpc, http, timeout, http_directives)
         except RuntimeError:
             if attempt == 2:
                 raise
