@@ -2,8 +2,8 @@
 
 The store holds the truth; this tracker adds what only a live server has: the task doing
 an action's work (so CancelAction can stop it) and the watchers waiting for its next
-status. Watchers also re-read the store every few seconds, so a status written by
-another replica still reaches them.
+status. Another replica's changes wake them through `wake` (the store's notifications);
+watchers also re-read the store every few seconds, in case a notification is lost.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The bound on a change reaching a watcher when the store's notifications are lost.
 WATCH_REFRESH_SECONDS = 5.0
 # How long an action stays leased to its replica without a heartbeat: a replica that died
 # holding work lets another take it (or fail it) after at most this long.
@@ -66,16 +67,30 @@ class ActionTracker:
     `holder` id is new per process), and only a lease holder or CancelAction ends one."""
 
     def __init__(
-        self, store: ActionStore, route_id: str, lease_seconds: float = LEASE_SECONDS
+        self,
+        store: ActionStore,
+        route_id: str,
+        lease_seconds: float = LEASE_SECONDS,
+        watch_refresh: float = WATCH_REFRESH_SECONDS,
     ) -> None:
         self._store = store
         self._route_id = route_id
         self.holder = new_id()
         self.lease_seconds = lease_seconds
+        self.watch_refresh = watch_refresh
         # Per action, one queue per WatchAction call: a put wakes it to re-read the store.
         self._watchers: defaultdict[str, set[asyncio.Queue[None]]] = defaultdict(set)
         self._tasks: dict[str, asyncio.Task[object]] = {}
         self._ended: list[Callable[[ActionStatus], None]] = []
+
+    def wake(self, action_id: str | None) -> None:
+        """The action's status may have changed (None: any action's): its watchers re-read."""
+        if action_id is None:
+            woken = [queue for queues in self._watchers.values() for queue in queues]
+        else:
+            woken = list(self._watchers.get(action_id, ()))
+        for changed in woken:
+            changed.put_nowait(None)
 
     def on_end(self, listener: Callable[[ActionStatus], None]) -> None:
         """Call `listener` with the status whenever this tracker moves an action to a terminal
@@ -255,7 +270,9 @@ class ActionTracker:
             yield action
             while not action.status.is_terminal:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.get(), WATCH_REFRESH_SECONDS)
+                    await asyncio.wait_for(changed.get(), self.watch_refresh)
+                while not changed.empty():  # one read answers every wake-up so far
+                    changed.get_nowait()
                 action = await self.get(owner, action.id)
                 if action.status != last:
                     last = action.status
@@ -285,8 +302,7 @@ class ActionTracker:
             holder=self.holder if held else "",
         )
         if updated:
-            for changed in self._watchers.get(action_id, ()):
-                changed.put_nowait(None)
+            self.wake(action_id)
             if status.is_terminal:
                 for listener in self._ended:
                     listener(status)

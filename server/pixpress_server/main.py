@@ -155,7 +155,8 @@ async def serve(settings: Settings) -> None:
         store, contents, Retention(settings.action_retention, settings.output_retention)
     )
     route = build_route(settings)
-    tracker = ActionTracker(store, route.id, settings.lease_seconds)
+    tracker = ActionTracker(store, route.id, settings.lease_seconds, settings.watch_refresh_seconds)
+    store.on_action_changed(tracker.wake)  # other replicas' changes reach watchers at once
     # The data dir's secret seeds the store's: SQLite keeps its own, replicas share the first.
     tokens = PageTokens(
         await store.shared_secret("page_tokens", load_or_create_secret(settings.secret_path))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from pixpress_server.store.records import (
@@ -145,6 +146,12 @@ class ActionStore(Protocol):
 
     async def delete_finished_actions(self, before: datetime) -> int:
         """Delete the actions that finished before `before`; how many."""
+        ...
+
+    def on_action_changed(self, listener: Callable[[str | None], None]) -> None:
+        """Call `listener(action_id)` soon after any process changes that action's status,
+        and `listener(None)` when changes may have gone unheard (a lost connection): every
+        watcher re-reads. Called from a running event loop."""
         ...
 
 

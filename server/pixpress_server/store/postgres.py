@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pixpress_server.errors import StoreUnavailable
 from pixpress_server.store import migrations
+from pixpress_server.store.notifications import ActionChanges, ChangeListener, notifying
 from pixpress_server.store.records import (
     UNFINISHED,
     ActionCursor,
@@ -99,6 +100,7 @@ class PostgresStore:
         # The probe's own connection: a pool busy with requests must not read as a lost database.
         self._probe: psycopg.AsyncConnection[Any] | None = None
         self._probing: asyncio.Task[bool] | None = None
+        self.changes = ActionChanges(url)
 
     @classmethod
     async def connect(cls, url: str, timeout: float = 30.0) -> PostgresStore:
@@ -117,6 +119,7 @@ class PostgresStore:
         return cls(pool, url)
 
     async def close(self) -> None:
+        await self.changes.close()
         await self._drop_probe()  # first: a probe still waiting then ends without a cancel
         if self._probing is not None:
             self._probing.cancel()
@@ -133,6 +136,10 @@ class PostgresStore:
         probing = self._probing
         done, _ = await asyncio.wait([probing], timeout=timeout)
         return bool(done) and probing.result()
+
+    def on_action_changed(self, listener: ChangeListener) -> None:
+        """Every replica's status changes, heard on a LISTEN connection of this store's own."""
+        self.changes.subscribe(listener)
 
     async def _probe_once(self) -> bool:
         try:
@@ -424,8 +431,10 @@ class PostgresStore:
         # concurrent finishes, one matches.
         held = " AND lease_owner = %s" if holder else ""
         changed = await self._count(
-            f"UPDATE actions SET {', '.join(assignments)} WHERE id = %s AND status IN (%s, %s)"
-            + held,
+            notifying(
+                f"UPDATE actions SET {', '.join(assignments)} WHERE id = %s AND status IN (%s, %s)"
+                + held
+            ),
             (*values, action_id, *_UNFINISHED_VALUES, *([holder] if holder else [])),
         )
         return changed == 1
@@ -458,9 +467,11 @@ class PostgresStore:
 
     async def fail_expired_actions(self, message: str, now: datetime) -> int:
         return await self._count(
-            "UPDATE actions SET status = %s, error_code = 'UNAVAILABLE', error_message = %s, "
-            f"finished = %s WHERE {_UNFINISHED_SQL} AND NOT background "
-            "AND (lease_expires IS NULL OR lease_expires < %s)",
+            notifying(
+                "UPDATE actions SET status = %s, error_code = 'UNAVAILABLE', error_message = %s, "
+                f"finished = %s WHERE {_UNFINISHED_SQL} AND NOT background "
+                "AND (lease_expires IS NULL OR lease_expires < %s)"
+            ),
             (ActionStatus.FAILED.value, message, now, now),
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,10 @@ class SqliteStore:
     async def reachable(self) -> bool:
         """A file this process has open: always."""
         return True
+
+    def on_action_changed(self, listener: Callable[[str | None], None]) -> None:
+        """Nothing to hear: only this process changes actions, and its tracker wakes its own
+        watchers."""
 
     async def shared_secret(self, name: str, candidate: bytes) -> bytes:
         self._db.execute(
