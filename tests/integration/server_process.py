@@ -29,6 +29,7 @@ __all__ = [
     "http_client",
     "keyed_channel",
     "kill_server",
+    "metrics_address",
     "start_server",
     "worker_processes",
 ]
@@ -51,6 +52,18 @@ def http_client(server: ServerProcess, key: str | None = "", timeout: float = 12
 def worker_processes(server: ServerProcess) -> list[psutil.Process]:
     """The server's live worker processes."""
     return [psutil.Process(pid) for pid in server.worker_pids()]
+
+
+METRICS_LISTENING = "pixpress metrics on "
+
+
+def metrics_address(server: ServerProcess) -> str:
+    """HOST:PORT of a server started with --metrics-port: the line after the HTTP API's (read
+    once, right after the start)."""
+    assert server.process.stdout is not None
+    line = server.process.stdout.readline()
+    assert line.startswith(METRICS_LISTENING), line
+    return line[len(METRICS_LISTENING) :].strip()
 
 
 def kill_server(server: ServerProcess, timeout: float = 30) -> None:
