@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 from typing import IO, TYPE_CHECKING, Protocol
 
 from pixpress_server.settings import SettingsError
@@ -122,6 +123,20 @@ class BlobStore:
 
     def remove(self, sha256: str) -> None:
         self.path_for(sha256).unlink(missing_ok=True)
+
+    def remove_leftovers(self, older_than: float) -> int:
+        """Remove temporary files (a copy or a probe that a crash cut short) untouched for
+        `older_than` seconds: another replica's copy in progress keeps touching its own."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in [*self.root.glob(".probe-*"), *self.root.glob("??/.*.part")]:
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue  # removed meanwhile by another sweep
+        return removed
 
     def stored(self) -> Iterator[str]:
         """The sha256 of every blob on disk."""

@@ -11,11 +11,14 @@ import sys
 from collections.abc import Sequence
 
 from pixpress_server import settings as settings_module
-from pixpress_server.blobs import open_blobs
+from pixpress_server.blobs import BlobStore, open_blobs
 from pixpress_server.content import Contents
 from pixpress_server.retention import Retention, collect_unreferenced_blobs, sweep
 from pixpress_server.settings import Settings, SettingsError, env_name
 from pixpress_server.store.opening import open_store
+
+# A blob dir's temporary file untouched this long was left by a crash, not a copy in progress.
+LEFTOVER_SECONDS = 3600.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,4 +86,9 @@ async def _collect(settings: Settings) -> list[str]:
     ]
     lines.extend(f"  output {asset.id} owner={asset.owner}" for asset in report.outputs)
     lines.append(f"removed {orphans} unreferenced blob files")
+    if isinstance(blobs, BlobStore):
+        leftovers = await asyncio.to_thread(blobs.remove_leftovers, LEFTOVER_SECONDS)
+        lines.append(
+            f"removed {leftovers} temporary blob files untouched for {LEFTOVER_SECONDS:g}s"
+        )
     return lines

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -180,13 +181,22 @@ def test_the_same_image_uploaded_through_both_at_once_leaves_one_blob_file(
         b.channel.close()
 
 
-def test_gc_on_the_shared_store_sees_the_shared_blobs(replicas: Replicas, tmp_path: Path) -> None:
+def test_gc_on_the_shared_store_sees_the_shared_blobs_and_their_leftovers(
+    replicas: Replicas, tmp_path: Path
+) -> None:
     a, b = replicas.stubs(0), replicas.stubs(1)
     try:
         asset = upload(a, GC_PNG)
         stray = replicas.blob_dir / STRAY[:2] / STRAY
         stray.parent.mkdir(exist_ok=True)
         stray.write_bytes(b"bytes no asset names")
+        # Temporary files: a copy and a probe a crash cut short, and a copy in progress.
+        crashed = [replicas.blob_dir / "ab" / f".{STRAY}.dead.part", replicas.blob_dir / ".probe-x"]
+        in_progress = replicas.blob_dir / "ab" / f".{STRAY}.live.part"
+        for path in (*crashed, in_progress):
+            path.write_bytes(b"partial")
+        for path in crashed:
+            os.utime(path, (time.time() - 7200,) * 2)
         gc_data = tmp_path / "gc-data"  # not a replica's: gc needs only the store and blob dir
         swept = pixpress_server(
             "gc",
@@ -201,6 +211,9 @@ def test_gc_on_the_shared_store_sees_the_shared_blobs(replicas: Replicas, tmp_pa
         removed = re.search(r"removed (\d+) unreferenced blob files", swept.stdout)
         assert removed is not None and int(removed.group(1)) >= 1, swept.stdout
         assert not stray.exists()
+        assert "removed 2 temporary blob files untouched for 3600s" in swept.stdout
+        assert [path.exists() for path in (*crashed, in_progress)] == [False, False, True]
+        in_progress.unlink()
         assert blob_path(replicas.blob_dir, GC_PNG).read_bytes() == GC_PNG
         assert download(b, asset.id)[1] == GC_PNG
     finally:
