@@ -263,10 +263,27 @@ async def _log_start(
         settings.max_auth_failures,
         settings.trusted_proxies,
     )
+    _log_blobs(settings)
     if not settings.insecure_no_auth and not await store.list_keys():
         where = "--store URL" if settings.store else f"--data-dir {settings.data_dir}"
         logger.warning(
             "no API keys yet: create one with `pixpress-server keys create --owner NAME %s`", where
+        )
+
+
+def _log_blobs(settings: Settings) -> None:
+    """Where asset bytes live; a warning when the store is shared but they are not."""
+    logger.info("asset bytes in %s", settings.blob_url or settings.blob_dir)
+    if (
+        settings.store
+        and not settings.blob_url
+        and settings.blob_dir == settings.data_dir / "blobs"
+    ):
+        logger.warning(
+            "the store is shared (--store) but asset bytes stay in this replica's %s: other "
+            "replicas cannot serve them; give every replica the same --blob-dir on a shared "
+            "mount, or --blob-url",
+            settings.blob_dir,
         )
 
 

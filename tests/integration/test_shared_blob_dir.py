@@ -46,6 +46,7 @@ GC_PNG = (FIXTURES / "png" / "kodim03.png").read_bytes()
 JPEGS = [(FIXTURES / "jpeg" / f"Landscape_{n}.jpg").read_bytes() for n in (1, 2, 3, 4)]
 STRAY = "ab" + "0" * 62  # a blob file no asset names, as a crash between link and row leaves
 TIMEOUT = 120
+PRIVATE_BLOBS = "the store is shared (--store) but asset bytes stay in this replica's"
 
 
 def pixpress_server(
@@ -138,6 +139,8 @@ def test_an_asset_uploaded_through_one_replica_downloads_through_the_other(
         assert blob_path(replicas.blob_dir, output).read_bytes() == output
         for server in replicas.servers:  # no replica keeps asset bytes of its own
             assert not list((server.data_dir / "blobs").glob("??/*"))
+            assert f"asset bytes in {replicas.blob_dir}" in server.log
+            assert PRIVATE_BLOBS not in server.log
     finally:
         a.channel.close()
         b.channel.close()
@@ -240,6 +243,7 @@ def test_a_single_sqlite_server_keeps_its_blobs_outside_its_data_dir(tmp_path: P
         stubs.channel.close()
     finally:
         assert server.stop() == 0, server.log
+    assert f"asset bytes in {blob_dir}" in server.log and PRIVATE_BLOBS not in server.log
     stray = blob_dir / STRAY[:2] / STRAY
     stray.parent.mkdir(exist_ok=True)
     stray.write_bytes(b"bytes no asset names")
@@ -247,6 +251,15 @@ def test_a_single_sqlite_server_keeps_its_blobs_outside_its_data_dir(tmp_path: P
     assert swept.returncode == 0, swept.stderr
     assert "removed 1 unreferenced blob files" in swept.stdout
     assert blob_files(blob_dir) == [blob_path(blob_dir, output)]
+
+
+def test_a_replica_on_the_shared_store_without_shared_blobs_warns(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir, ["--workers", "1", "--store", postgres.new_database()])
+    assert server.stop() == 0, server.log
+    assert f"{PRIVATE_BLOBS} {data_dir / 'blobs'}: other replicas cannot serve them" in server.log
 
 
 def _without_root_privileges() -> list[str]:
