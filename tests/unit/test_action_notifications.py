@@ -5,6 +5,7 @@ listener comes back after losing its connection."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -13,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest_asyncio
 from pixpress_server.actions import ActionTracker
-from pixpress_server.store.notifications import APPLICATION_NAME
+from pixpress_server.store.notifications import APPLICATION_NAME, ActionChanges
 from pixpress_server.store.postgres import PostgresStore
 from pixpress_server.store.records import (
     ActionErrorData,
@@ -164,6 +165,21 @@ async def test_closing_the_store_ends_its_listener_and_leaves_no_task(database: 
         await asyncio.sleep(0.05)
     assert listeners(database) == []
     assert heard.ids == [None]
+
+
+async def test_a_listener_whose_database_never_answers_closes_at_once() -> None:
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        changes = ActionChanges(f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/x")
+        heard = Heard()
+        changes.subscribe(heard)
+        assert not await changes.listening(QUIET)  # still connecting
+        started = time.monotonic()
+        await changes.close()
+    assert time.monotonic() - started < 1.0
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert heard.ids == []
 
 
 async def next_within(changes: AsyncIterator[ActionRecord], seconds: float) -> ActionRecord:
