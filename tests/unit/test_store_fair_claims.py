@@ -42,6 +42,22 @@ async def test_claimed_one_at_a_time_owners_take_turns(store: Store) -> None:
     assert claimed == [a[0].id, b[0].id, a[1].id, b[1].id, a[2].id, a[3].id]
 
 
+async def test_one_slot_alternates_owners_as_each_action_finishes(store: Store) -> None:
+    a = await queue(store, "alice", 20, start_ms=0)
+    b = await queue(store, "bob", 2, start_ms=100)
+    ran = []
+    for _ in range(6):  # one replica with one slot: nothing held when it claims again
+        now = utc_now()
+        (claim,) = await store.claim_actions(ROUTE, Lease("r", now + LEASE), now, 1)
+        assert await store.update_action(claim.action.id, ActionStatus.RUNNING, now, holder="r")
+        done = now + timedelta(milliseconds=1)
+        assert await store.update_action(claim.action.id, ActionStatus.SUCCEEDED, done, holder="r")
+        ran.append(claim.action.id)
+        await asyncio.sleep(0.002)  # the next start is later
+    # At equal turns, the owner served longest ago goes first.
+    assert ran == [a[0].id, b[0].id, a[1].id, b[1].id, a[2].id, a[3].id]
+
+
 async def test_one_claim_of_several_interleaves_owners_by_their_oldest(store: Store) -> None:
     a = await queue(store, "alice", 20, start_ms=0)
     b = await queue(store, "bob", 2, start_ms=100)

@@ -87,10 +87,11 @@ CREATE INDEX actions_claimable ON actions (route_id, created)
     ),
     Migration(
         4,
-        "count an owner's unfinished background actions (--max-pending-per-owner) by index",
+        "fair claims: count an owner's unfinished background actions, find its last start",
         """
 CREATE INDEX actions_pending_by_owner ON actions (owner)
     WHERE background AND status IN ('queued', 'running');
+CREATE INDEX actions_served ON actions (route_id, owner, started) WHERE background;
 """,
     ),
 )

@@ -46,10 +46,11 @@ UNION ALL SELECT %s, '', decode(repeat('00', 32), 'hex'), 'epoch'::timestamptz, 
 ORDER BY known DESC LIMIT 1
 """
 
-# Fair claiming: each owner's claimable actions, oldest first, take turns 1, 2, 3... after the
-# ones the owner has leased already (any replica's), and turn n of every owner goes before
-# turn n + 1 of any (ties: the owner whose oldest waits longest). One owner's backlog then
-# delays another owner's next action by at most one action per slot, not by the backlog.
+# Fair claiming: an owner's claimable actions, oldest first, take turns 1, 2, 3... counted
+# after the ones it holds already (any replica's unexpired leases), and turn n of every owner
+# goes before turn n + 1 of any. At equal turns the owner served longest ago (its last start;
+# never first) goes first, then the one whose oldest waits longest. One owner's backlog then
+# delays another owner's next action by about one action per slot, not by the backlog.
 _FAIR_CLAIM = f"""
 WITH held AS (
     SELECT owner, COUNT(*) AS n FROM actions
@@ -63,16 +64,23 @@ WITH held AS (
     FROM actions AS a LEFT JOIN held ON held.owner = a.owner
     WHERE a.background AND a.{_UNFINISHED_SQL} AND a.route_id = %s
         AND (a.lease_expires IS NULL OR a.lease_expires < %s)
+), served AS (
+    SELECT waiting.owner, (SELECT MAX(s.started) FROM actions AS s WHERE s.background
+        AND s.route_id = %s AND s.owner = waiting.owner) AS last_started
+    FROM (SELECT DISTINCT owner FROM turns) AS waiting
+), places AS (
+    SELECT turns.id, ROW_NUMBER() OVER (ORDER BY turns.turn, served.last_started NULLS FIRST,
+        turns.owner_oldest, turns.owner, turns.created, turns.id) AS place
+    FROM turns JOIN served ON served.owner = turns.owner
 ), picked AS (
-    SELECT actions.id, actions.lease_owner AS previous, turns.turn, turns.owner_oldest
-    FROM actions JOIN turns ON turns.id = actions.id
+    SELECT actions.id, actions.lease_owner AS previous, places.place
+    FROM actions JOIN places ON places.id = actions.id
     WHERE actions.background AND actions.{_UNFINISHED_SQL}
         AND (actions.lease_expires IS NULL OR actions.lease_expires < %s)
-    ORDER BY turns.turn, turns.owner_oldest, turns.owner, turns.created, turns.id
-    LIMIT %s FOR UPDATE OF actions SKIP LOCKED
+    ORDER BY places.place LIMIT %s FOR UPDATE OF actions SKIP LOCKED
 )
 UPDATE actions SET lease_owner = %s, lease_expires = %s FROM picked
-WHERE actions.id = picked.id RETURNING actions.*, picked.previous, picked.turn, picked.owner_oldest
+WHERE actions.id = picked.id RETURNING actions.*, picked.previous, picked.place
 """
 
 POOL_SIZE = 10  # connections per replica: statements are short, the event loop is one thread
@@ -367,9 +375,10 @@ class PostgresStore:
         # rows, none waits; a row another replica claimed meanwhile fails the re-checked lease
         # condition and is skipped, so the LIMIT fills from the rows behind it.
         rows = await self._all(
-            _FAIR_CLAIM, (route_id, now, route_id, now, now, limit, lease.holder, lease.expires)
+            _FAIR_CLAIM,
+            (route_id, now, route_id, now, route_id, now, limit, lease.holder, lease.expires),
         )
-        rows.sort(key=lambda row: (row["turn"], row["owner_oldest"], row["owner"], row["id"]))
+        rows.sort(key=lambda row: row["place"])
         return [
             Claim(_action(row), row["previous"] is not None, row["input_sha256"] or "")
             for row in rows

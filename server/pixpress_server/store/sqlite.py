@@ -106,6 +106,8 @@ CREATE INDEX IF NOT EXISTS actions_finished ON actions (finished)
     WHERE status NOT IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS actions_pending_by_owner ON actions (owner)
     WHERE background = 1 AND status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS actions_served ON actions (route_id, owner, started)
+    WHERE background = 1;
 """
 _UNFINISHED_SQL = "status IN ('queued', 'running')"
 _FINISHED_SQL = "status NOT IN ('queued', 'running')"  # as in actions_finished, to use it
@@ -117,22 +119,30 @@ UNION ALL SELECT ?, '', zeroblob(32), 0, NULL, NULL, 0
 ORDER BY known DESC LIMIT 1
 """
 
-# Fair claiming, as in postgres.py: each owner's claimable actions, oldest first, take turns
-# after the ones the owner has leased already, and turn n of every owner goes before turn n + 1
-# of any (ties: the owner whose oldest waits longest).
+# Fair claiming, as in postgres.py: an owner's claimable actions, oldest first, take turns
+# counted after the ones it holds already, turn n of every owner before turn n + 1 of any; at
+# equal turns the owner served longest ago (never first), then whose oldest waits longest.
 _FAIR_CLAIM = f"""
 WITH held AS (
     SELECT owner, COUNT(*) AS n FROM actions
-    WHERE background = 1 AND {_UNFINISHED_SQL} AND route_id = ? AND lease_expires >= ?
+    WHERE background = 1 AND {_UNFINISHED_SQL} AND route_id = :route AND lease_expires >= :now
     GROUP BY owner
+), turns AS (
+    SELECT a.*, COALESCE(held.n, 0) + ROW_NUMBER() OVER (
+            PARTITION BY a.owner ORDER BY a.created, a.id) AS turn,
+        MIN(a.created) OVER (PARTITION BY a.owner) AS owner_oldest
+    FROM actions AS a LEFT JOIN held ON held.owner = a.owner
+    WHERE a.background = 1 AND a.{_UNFINISHED_SQL} AND a.route_id = :route
+        AND (a.lease_expires IS NULL OR a.lease_expires < :now)
+), served AS (
+    SELECT waiting.owner, (SELECT MAX(s.started) FROM actions AS s WHERE s.background = 1
+        AND s.route_id = :route AND s.owner = waiting.owner) AS last_started
+    FROM (SELECT DISTINCT owner FROM turns) AS waiting
 )
-SELECT a.*, COALESCE(held.n, 0) + ROW_NUMBER() OVER (
-        PARTITION BY a.owner ORDER BY a.created, a.id) AS turn,
-    MIN(a.created) OVER (PARTITION BY a.owner) AS owner_oldest
-FROM actions AS a LEFT JOIN held ON held.owner = a.owner
-WHERE a.background = 1 AND a.{_UNFINISHED_SQL} AND a.route_id = ?
-    AND (a.lease_expires IS NULL OR a.lease_expires < ?)
-ORDER BY turn, owner_oldest, a.owner, a.created, a.id LIMIT ?
+SELECT turns.* FROM turns JOIN served ON served.owner = turns.owner
+ORDER BY turns.turn, served.last_started NULLS FIRST, turns.owner_oldest, turns.owner,
+    turns.created, turns.id
+LIMIT :limit
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -378,7 +388,7 @@ class SqliteStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             rows = self._db.execute(
-                _FAIR_CLAIM, (route_id, _micros(now), route_id, _micros(now), limit)
+                _FAIR_CLAIM, {"route": route_id, "now": _micros(now), "limit": limit}
             ).fetchall()
             self._db.executemany(
                 "UPDATE actions SET lease_owner = ?, lease_expires = ? WHERE id = ?",
