@@ -207,6 +207,35 @@ async def test_a_tracker_watching_on_one_replica_sees_another_replicas_change_at
     await changes.aclose()
 
 
+async def test_a_change_made_while_the_listener_is_away_reaches_watchers_when_it_is_back(
+    postgres: PostgresServer, database: str, writer: PostgresStore, reader: PostgresStore
+) -> None:
+    tracker = ActionTracker(reader, ROUTE, watch_refresh=600)
+    reader.on_action_changed(tracker.wake)
+    assert await reader.changes.listening(WAIT)
+    row = action()
+    await writer.add_action(row)
+    changes = tracker.watch("alice", row.id)
+    assert (await next_within(changes, WAIT)).status is ActionStatus.QUEUED
+    pending = asyncio.ensure_future(anext(changes))
+    name = database.rsplit("/", 1)[1]
+    [pid] = listeners(database)
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        # No new connection to the database: the listener stays away, the writer's pool stays.
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'.encode())
+        try:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            assert await writer.update_action(row.id, ActionStatus.RUNNING, utc_now())
+            done, _ = await asyncio.wait([pending], timeout=QUIET)
+            assert not done  # nobody listened, so nobody heard
+            assert reader.changes.connections == 1
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'.encode())
+    assert (await asyncio.wait_for(pending, WAIT)).status is ActionStatus.RUNNING
+    assert reader.changes.connections == 2
+    await changes.aclose()
+
+
 async def test_a_wake_makes_only_that_actions_watchers_reread_and_none_wakes_all(
     tmp_path: Path,
 ) -> None:
