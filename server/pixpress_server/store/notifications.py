@@ -77,6 +77,8 @@ class ActionChanges:
                 async with await psycopg.AsyncConnection.connect(self._url, **_CONNECTION) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}".encode())
                     self.connections += 1
+                    if self.connections > 1:
+                        logger.info("listening for action changes again")
                     self._listening.set()
                     retry = FIRST_RETRY
                     self._tell(None)  # what changed while nobody listened is re-read now
