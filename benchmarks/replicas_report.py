@@ -51,9 +51,13 @@ def _side(samples: Sequence[Sample]) -> dict[str, Any]:
         "images_per_second": median(s.images_per_second for s in samples),
         "megapixels_per_second": median(s.megapixels_per_second for s in samples),
         "replica_cpu_ms_per_image": per_image("replica_cpu_seconds"),
+        "edge_cpu_ms_per_image": per_image("edge_cpu_seconds"),
         "nginx_cpu_ms_per_image": per_image("nginx_cpu_seconds"),
         "postgres_cpu_ms_per_image": per_image("postgres_cpu_seconds"),
         "client_cpu_ms_per_image": per_image("client_cpu_seconds"),
+        "worker_cores": median(
+            (s.replica_cpu_seconds - s.edge_cpu_seconds) / s.wall_seconds for s in samples
+        ),
         "machine_busy_cores": median(s.machine_busy_seconds / s.wall_seconds for s in samples),
         "other_cores": median(_others(s) / s.wall_seconds for s in samples),
         "upstreams": upstreams,
@@ -107,6 +111,20 @@ def overall_ratio(rows: Sequence[Mapping[str, Any]], front: str) -> float:
     return median(ratio for row in rows if row["front"] == front for ratio in row["ratios"])
 
 
+NOISY_CORES = 0.25
+"""Other processes using more than this during the passes make the run a noisy one."""
+
+
+def _noise(rows: Sequence[Mapping[str, Any]]) -> str:
+    others = median(row[side]["other_cores"] for row in rows for side in ("one", "two"))
+    if others <= NOISY_CORES:
+        return ""
+    return (
+        f" **Noisy run**: other processes used {others:.2f} cores (median over the passes), "
+        "so these figures understate what a second replica gives on a quiet machine."
+    )
+
+
 def _load(values: Sequence[float]) -> str:
     return " / ".join(f"{value:.2f}" for value in values)
 
@@ -116,6 +134,23 @@ def _split(upstreams: Mapping[str, int]) -> str:
     if not total:
         return "-"
     return " / ".join(f"{100 * calls / total:.0f}%" for _, calls in sorted(upstreams.items()))
+
+
+CPU_HEADER = (
+    *("subset", "front", "replicas 1", "2", "edge 1", "2"),
+    *("nginx 1", "2", "PostgreSQL 1", "2", "client 1", "2"),
+)
+
+
+def _pair(row: Mapping[str, Any], name: str, spec: str) -> list[str]:
+    """`name` of the 1-replica and the 2-replica side, formatted with `spec`."""
+    return [format(row["one"][name], spec), format(row["two"][name], spec)]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines)
 
 
 def markdown(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
@@ -131,36 +166,71 @@ def markdown(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
         f"15 cluster (loopback, fsync off); nginx (Debian's package, deploy/nginx's template) "
         f"in front of the first replica or of both; *direct*: the SDK's own round robin over "
         f"the replicas' addresses, as a reference. Default quality, {meta['concurrency']} calls "
-        f"in flight from one SDK AsyncClient (one gRPC channel), {meta['passes']} rounds: each "
+        f"in flight from one SDK AsyncClient (one gRPC channel), {meta['passes']} round(s): each "
         "runs 1 and 2 replicas back to back, the order alternating; medians. 2/1: the median of "
-        "each round's ratio. Inputs (Kodak photos from the shared corpus, 768x512): "
+        "each round's ratio. Inputs (Kodak photos from the shared corpus, 768x512 or 512x768): "
         f"{meta['inputs']}.",
         "",
-        "CPU per image from /proc (psutil): *replicas* = both replica processes and their "
-        "workers, *nginx* = master and worker, *PostgreSQL* = postmaster and backends. "
-        "*busy* = cores the whole machine used during the pass; *others* = busy minus the "
-        "benchmark's processes (other users of the machine).",
+        "*workers* = cores the replicas' workers used (1.00 per replica when the work keeps "
+        "them busy); *busy* = cores the whole machine used; *others* = busy minus the "
+        "benchmark's processes (other users of the machine: noise).",
         "",
-        "| subset | front | 1 replica img/s | MP/s | 2 replicas img/s | MP/s | **2/1** "
-        "| replicas CPU ms/img 1 | 2 | nginx ms/img 1 | 2 | PostgreSQL ms/img 1 | 2 "
-        "| client ms/img 2 | busy cores 1 | 2 | others 1 | 2 | nginx split (2) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        _table(
+            [
+                "subset",
+                "front",
+                "1 replica img/s",
+                "MP/s",
+                "2 replicas img/s",
+                "MP/s",
+                "**2/1**",
+                "workers 1",
+                "2",
+                "busy 1",
+                "2",
+                "others 1",
+                "2",
+                "nginx split (2)",
+            ],
+            [
+                [
+                    f"{row['subset']} ({row['one']['images']})",
+                    row["front"],
+                    f"{row['one']['images_per_second']:.2f}",
+                    f"{row['one']['megapixels_per_second']:.2f}",
+                    f"{row['two']['images_per_second']:.2f}",
+                    f"{row['two']['megapixels_per_second']:.2f}",
+                    f"**{row['ratio']:.2f}x**",
+                    *_pair(row, "worker_cores", ".2f"),
+                    *_pair(row, "machine_busy_cores", ".2f"),
+                    *_pair(row, "other_cores", ".2f"),
+                    _split(row["two"]["upstreams"]) if row["front"] == "nginx" else "-",
+                ]
+                for row in rows
+            ],
+        ),
+        "",
+        "CPU ms per image from /proc (psutil): *replicas* = both replica processes and their "
+        "workers; *edge* = the replica processes alone (gRPC, auth, the store; the encoders "
+        "run in the workers); *nginx* = master and worker; *PostgreSQL* = postmaster and "
+        "backends; *client* = this benchmark's process.",
+        "",
+        _table(
+            CPU_HEADER,
+            [
+                [
+                    row["subset"],
+                    row["front"],
+                    *_pair(row, "replica_cpu_ms_per_image", ".0f"),
+                    *_pair(row, "edge_cpu_ms_per_image", ".1f"),
+                    *_pair(row, "nginx_cpu_ms_per_image", ".1f"),
+                    *_pair(row, "postgres_cpu_ms_per_image", ".1f"),
+                    *_pair(row, "client_cpu_ms_per_image", ".1f"),
+                ]
+                for row in rows
+            ],
+        ),
     ]
-    for row in rows:
-        one, two = row["one"], row["two"]
-        lines.append(
-            f"| {row['subset']} ({one['images']}) | {row['front']} "
-            f"| {one['images_per_second']:.2f} | {one['megapixels_per_second']:.2f} "
-            f"| {two['images_per_second']:.2f} | {two['megapixels_per_second']:.2f} "
-            f"| **{row['ratio']:.2f}x** "
-            f"| {one['replica_cpu_ms_per_image']:.0f} | {two['replica_cpu_ms_per_image']:.0f} "
-            f"| {one['nginx_cpu_ms_per_image']:.1f} | {two['nginx_cpu_ms_per_image']:.1f} "
-            f"| {one['postgres_cpu_ms_per_image']:.1f} | {two['postgres_cpu_ms_per_image']:.1f} "
-            f"| {two['client_cpu_ms_per_image']:.1f} "
-            f"| {one['machine_busy_cores']:.2f} | {two['machine_busy_cores']:.2f} "
-            f"| {one['other_cores']:.2f} | {two['other_cores']:.2f} "
-            f"| {_split(two['upstreams']) if row['front'] == 'nginx' else '-'} |"
-        )
     errors = sum(row[side]["errors"] for row in rows for side in ("one", "two"))
     lines += [
         "",
@@ -168,7 +238,7 @@ def markdown(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
         f" (direct: {overall_ratio(rows, 'direct'):.2f}x). On {environment['usable_cores']} "
         f"cores about {CEILING}x is the ceiling: the second worker shares the cores with the "
         "client, nginx, PostgreSQL and both replicas' gRPC edges. Failed calls: "
-        f"{errors}.",
+        f"{errors}.{_noise(rows)}",
         "",
         f"Load average (1/5/15 min): {_load(environment['load_average_at_start'])} at the start, "
         f"{_load(meta['load_average_after_passes'])} after the passes, "

@@ -32,6 +32,8 @@ def test_writes_the_report_json_and_plot(smoke: tuple[dict[str, Any], Path]) -> 
     report = (out / "report.md").read_text()
     assert (out / "replicas.png").read_bytes().startswith(b"\x89PNG")
     assert "2/1" in report and "Load average" in report
+    table = [line for line in report.splitlines() if line.startswith("| ") or line.startswith("|-")]
+    assert len({line.count("|") for line in table[:6]}) == 1, "a table row of another width"
     assert {(row["subset"], row["front"]) for row in data["rows"]} == {
         (subset, front) for subset in ("jpeg", "png") for front in ("nginx", "direct")
     }
