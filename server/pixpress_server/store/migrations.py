@@ -87,9 +87,13 @@ CREATE INDEX actions_claimable ON actions (route_id, created)
     ),
     Migration(
         4,
-        "fair claims: count an owner's unfinished background actions, find its last start",
+        "the pending bound and fair claims: each owner's queue, held leases and last start",
         """
 CREATE INDEX actions_pending_by_owner ON actions (owner)
+    WHERE background AND status IN ('queued', 'running');
+CREATE INDEX actions_waiting ON actions (route_id, owner, created, id)
+    WHERE background AND status IN ('queued', 'running');
+CREATE INDEX actions_leased ON actions (route_id, lease_expires)
     WHERE background AND status IN ('queued', 'running');
 CREATE INDEX actions_served ON actions (route_id, owner, started) WHERE background;
 """,

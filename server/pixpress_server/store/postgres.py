@@ -51,35 +51,49 @@ ORDER BY known DESC LIMIT 1
 # goes before turn n + 1 of any. At equal turns the owner served longest ago (its last start;
 # never first) goes first, then the one whose oldest waits longest. One owner's backlog then
 # delays another owner's next action by about one action per slot, not by the backlog.
+# Each owner's candidates come from an index, at most `cap` of them (None: all).
 _FAIR_CLAIM = f"""
-WITH held AS (
+WITH RECURSIVE waiting (owner) AS (
+    -- the owners with unfinished work, one index probe each (a loose index scan)
+    SELECT (SELECT owner FROM actions WHERE background AND {_UNFINISHED_SQL}
+        AND route_id = %(route)s ORDER BY owner LIMIT 1)
+    UNION ALL
+    SELECT (SELECT a.owner FROM actions AS a WHERE a.background AND a.{_UNFINISHED_SQL}
+        AND a.route_id = %(route)s AND a.owner > waiting.owner ORDER BY a.owner LIMIT 1)
+    FROM waiting WHERE waiting.owner IS NOT NULL
+), held AS MATERIALIZED (
     SELECT owner, COUNT(*) AS n FROM actions
-    WHERE background AND {_UNFINISHED_SQL} AND route_id = %s AND lease_expires >= %s
+    WHERE background AND {_UNFINISHED_SQL} AND route_id = %(route)s AND lease_expires >= %(now)s
     GROUP BY owner
-), turns AS (
-    SELECT a.id, a.owner, a.created,
-        COALESCE(held.n, 0) + ROW_NUMBER() OVER (PARTITION BY a.owner ORDER BY a.created, a.id)
-            AS turn,
-        MIN(a.created) OVER (PARTITION BY a.owner) AS owner_oldest
-    FROM actions AS a LEFT JOIN held ON held.owner = a.owner
-    WHERE a.background AND a.{_UNFINISHED_SQL} AND a.route_id = %s
-        AND (a.lease_expires IS NULL OR a.lease_expires < %s)
-), served AS (
-    SELECT waiting.owner, (SELECT MAX(s.started) FROM actions AS s WHERE s.background
-        AND s.route_id = %s AND s.owner = waiting.owner) AS last_started
-    FROM (SELECT DISTINCT owner FROM turns) AS waiting
+), owners AS MATERIALIZED (
+    SELECT waiting.owner, COALESCE(held.n, 0) AS held,
+        (SELECT MAX(s.started) FROM actions AS s WHERE s.background
+            AND s.route_id = %(route)s AND s.owner = waiting.owner) AS last_started
+    FROM waiting LEFT JOIN held ON held.owner = waiting.owner
+    WHERE waiting.owner IS NOT NULL
+), turns AS MATERIALIZED (
+    SELECT c.id, owners.owner, c.created, owners.held + c.n AS turn, owners.last_started,
+        c.oldest
+    FROM owners CROSS JOIN LATERAL (
+        SELECT a.id, a.created, ROW_NUMBER() OVER w AS n, FIRST_VALUE(a.created) OVER w AS oldest
+        FROM actions AS a
+        WHERE a.background AND a.{_UNFINISHED_SQL} AND a.route_id = %(route)s
+            AND a.owner = owners.owner AND (a.lease_expires IS NULL OR a.lease_expires < %(now)s)
+        WINDOW w AS (ORDER BY a.created, a.id)
+        ORDER BY a.created, a.id LIMIT %(cap)s
+    ) AS c
 ), places AS (
-    SELECT turns.id, ROW_NUMBER() OVER (ORDER BY turns.turn, served.last_started NULLS FIRST,
-        turns.owner_oldest, turns.owner, turns.created, turns.id) AS place
-    FROM turns JOIN served ON served.owner = turns.owner
+    SELECT id, ROW_NUMBER() OVER (
+        ORDER BY turn, last_started NULLS FIRST, oldest, owner, created, id) AS place
+    FROM turns
 ), picked AS (
     SELECT actions.id, actions.lease_owner AS previous, places.place
     FROM actions JOIN places ON places.id = actions.id
     WHERE actions.background AND actions.{_UNFINISHED_SQL}
-        AND (actions.lease_expires IS NULL OR actions.lease_expires < %s)
-    ORDER BY places.place LIMIT %s FOR UPDATE OF actions SKIP LOCKED
+        AND (actions.lease_expires IS NULL OR actions.lease_expires < %(now)s)
+    ORDER BY places.place LIMIT %(limit)s FOR UPDATE OF actions SKIP LOCKED
 )
-UPDATE actions SET lease_owner = %s, lease_expires = %s FROM picked
+UPDATE actions SET lease_owner = %(holder)s, lease_expires = %(expires)s FROM picked
 WHERE actions.id = picked.id RETURNING actions.*, picked.previous, picked.place
 """
 
@@ -180,7 +194,9 @@ class PostgresStore:
             cursor = await conn.execute(query.encode(), values)
             return await cursor.fetchone()
 
-    async def _all(self, query: str, values: tuple[Any, ...] = ()) -> list[DictRow]:
+    async def _all(
+        self, query: str, values: tuple[Any, ...] | dict[str, Any] = ()
+    ) -> list[DictRow]:
         async with self._connection() as conn:
             cursor = await conn.execute(query.encode(), values)
             return await cursor.fetchall()
@@ -370,15 +386,17 @@ class PostgresStore:
     async def claim_actions(
         self, route_id: str, lease: Lease, now: datetime, limit: int
     ) -> list[Claim]:
-        # A window can't share a SELECT with FOR UPDATE: the turns are numbered in a CTE, then
+        # A window can't share a SELECT with FOR UPDATE: the turns are numbered in CTEs, then
         # rows are locked in turn order. SKIP LOCKED: replicas claiming at once lock different
         # rows, none waits; a row another replica claimed meanwhile fails the re-checked lease
-        # condition and is skipped, so the LIMIT fills from the rows behind it.
-        rows = await self._all(
-            _FAIR_CLAIM,
-            (route_id, now, route_id, now, route_id, now, limit, lease.holder, lease.expires),
-        )
-        rows.sort(key=lambda row: row["place"])
+        # condition and is skipped. The first try reads `limit` candidates per owner, which
+        # fill the claim unless rows were skipped (or there are fewer): then all are read.
+        values = {"route": route_id, "now": now, "limit": limit, "cap": limit}
+        values |= {"holder": lease.holder, "expires": lease.expires}
+        rows = sorted(await self._all(_FAIR_CLAIM, values), key=lambda row: row["place"])
+        if len(rows) < limit:
+            values |= {"cap": None, "limit": limit - len(rows)}
+            rows += sorted(await self._all(_FAIR_CLAIM, values), key=lambda row: row["place"])
         return [
             Claim(_action(row), row["previous"] is not None, row["input_sha256"] or "")
             for row in rows

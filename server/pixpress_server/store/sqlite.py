@@ -106,6 +106,10 @@ CREATE INDEX IF NOT EXISTS actions_finished ON actions (finished)
     WHERE status NOT IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS actions_pending_by_owner ON actions (owner)
     WHERE background = 1 AND status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS actions_waiting ON actions (route_id, owner, created, id)
+    WHERE background = 1 AND status IN ('queued', 'running');
+CREATE INDEX IF NOT EXISTS actions_leased ON actions (route_id, lease_expires)
+    WHERE background = 1 AND status IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS actions_served ON actions (route_id, owner, started)
     WHERE background = 1;
 """
@@ -122,26 +126,39 @@ ORDER BY known DESC LIMIT 1
 # Fair claiming, as in postgres.py: an owner's claimable actions, oldest first, take turns
 # counted after the ones it holds already, turn n of every owner before turn n + 1 of any; at
 # equal turns the owner served longest ago (never first), then whose oldest waits longest.
+# One process claims at a time: an owner's actions past its first `limit` never count.
 _FAIR_CLAIM = f"""
-WITH held AS (
+WITH RECURSIVE waiting (owner) AS (
+    -- the owners with unfinished work, one index probe each (a loose index scan)
+    SELECT (SELECT owner FROM actions WHERE background = 1 AND {_UNFINISHED_SQL}
+        AND route_id = :route ORDER BY owner LIMIT 1)
+    UNION ALL
+    SELECT (SELECT a.owner FROM actions AS a WHERE a.background = 1 AND a.{_UNFINISHED_SQL}
+        AND a.route_id = :route AND a.owner > waiting.owner ORDER BY a.owner LIMIT 1)
+    FROM waiting WHERE waiting.owner IS NOT NULL
+), held AS MATERIALIZED (
     SELECT owner, COUNT(*) AS n FROM actions
     WHERE background = 1 AND {_UNFINISHED_SQL} AND route_id = :route AND lease_expires >= :now
     GROUP BY owner
-), turns AS (
-    SELECT a.*, COALESCE(held.n, 0) + ROW_NUMBER() OVER (
-            PARTITION BY a.owner ORDER BY a.created, a.id) AS turn,
-        MIN(a.created) OVER (PARTITION BY a.owner) AS owner_oldest
-    FROM actions AS a LEFT JOIN held ON held.owner = a.owner
-    WHERE a.background = 1 AND a.{_UNFINISHED_SQL} AND a.route_id = :route
-        AND (a.lease_expires IS NULL OR a.lease_expires < :now)
-), served AS (
-    SELECT waiting.owner, (SELECT MAX(s.started) FROM actions AS s WHERE s.background = 1
-        AND s.route_id = :route AND s.owner = waiting.owner) AS last_started
-    FROM (SELECT DISTINCT owner FROM turns) AS waiting
+), owners AS MATERIALIZED (
+    SELECT waiting.owner, COALESCE(held.n, 0) AS held,
+        (SELECT MAX(s.started) FROM actions AS s WHERE s.background = 1
+            AND s.route_id = :route AND s.owner = waiting.owner) AS last_started
+    FROM waiting LEFT JOIN held ON held.owner = waiting.owner
+    WHERE waiting.owner IS NOT NULL
+), turns AS MATERIALIZED (
+    SELECT a.id, a.owner, a.created, owners.held + ROW_NUMBER() OVER w AS turn,
+        owners.last_started, FIRST_VALUE(a.created) OVER w AS oldest
+    FROM owners JOIN actions AS a ON a.id IN (
+        SELECT b.id FROM actions AS b WHERE b.background = 1 AND b.{_UNFINISHED_SQL}
+            AND b.route_id = :route AND b.owner = owners.owner
+            AND (b.lease_expires IS NULL OR b.lease_expires < :now)
+        ORDER BY b.created, b.id LIMIT :limit)
+    WINDOW w AS (PARTITION BY a.owner ORDER BY a.created, a.id)
 )
-SELECT turns.* FROM turns JOIN served ON served.owner = turns.owner
-ORDER BY turns.turn, served.last_started NULLS FIRST, turns.owner_oldest, turns.owner,
-    turns.created, turns.id
+SELECT actions.* FROM turns JOIN actions ON actions.id = turns.id
+ORDER BY turns.turn, turns.last_started NULLS FIRST, turns.oldest, turns.owner, turns.created,
+    turns.id
 LIMIT :limit
 """
 
