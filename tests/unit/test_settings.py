@@ -122,3 +122,10 @@ def test_blob_dir_follows_the_data_dir_unless_given() -> None:
 def test_blob_dir_and_blob_url_exclude_each_other(argv: list[str], environ: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match="--blob-dir and --blob-url exclude each other"):
         load(argv, environ)
+
+
+def test_max_pending_per_owner_default_env_and_minimum() -> None:
+    assert load([], {}).max_pending_per_owner == 1000
+    assert load([], {"PIXPRESS_MAX_PENDING_PER_OWNER": "50"}).max_pending_per_owner == 50
+    with pytest.raises(SettingsError, match="--max-pending-per-owner: expected at least 1"):
+        load(["--max-pending-per-owner", "0"], {})
