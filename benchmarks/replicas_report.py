@@ -264,26 +264,30 @@ def markdown(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def plot(rows: Sequence[Mapping[str, Any]], path: Path, meta: Mapping[str, Any]) -> Path:
-    """Images/s of 1 and 2 replicas per subset and front, the 2/1 ratio over each pair."""
-    figure, axes = plt.subplots(figsize=(7, 4))
-    labels = [f"{row['subset']}\n{row['front']}" for row in rows]
-    positions = range(len(rows))
+    """Images/s of 1 and 2 replicas through each front, a panel per subset (their scales
+    differ tenfold), the 2/1 ratio over each pair."""
+    subsets = list(dict.fromkeys(row["subset"] for row in rows))
+    figure, panels = plt.subplots(1, len(subsets), figsize=(7, 4), squeeze=False)
     width = 0.38
-    one = [row["one"]["images_per_second"] for row in rows]
-    two = [row["two"]["images_per_second"] for row in rows]
-    axes.bar([p - width / 2 for p in positions], one, width, label="1 replica")
-    axes.bar([p + width / 2 for p in positions], two, width, label="2 replicas")
-    for position, row, height in zip(positions, rows, two, strict=True):
-        axes.annotate(
-            f"{row['ratio']:.2f}x", (position + width / 2, height), ha="center", va="bottom"
-        )
-    axes.set_xticks(list(positions), labels)
-    axes.set(ylabel="images/s (median)", title="1 vs 2 replicas, one worker each")
-    axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize=8)
+    for axes, subset in zip(panels[0], subsets, strict=True):
+        mine = [row for row in rows if row["subset"] == subset]
+        positions = range(len(mine))
+        one = [row["one"]["images_per_second"] for row in mine]
+        two = [row["two"]["images_per_second"] for row in mine]
+        axes.bar([p - width / 2 for p in positions], one, width, label="1 replica")
+        axes.bar([p + width / 2 for p in positions], two, width, label="2 replicas")
+        for position, row, height in zip(positions, mine, two, strict=True):
+            axes.annotate(
+                f"{row['ratio']:.2f}x", (position + width / 2, height), ha="center", va="bottom"
+            )
+        axes.set_xticks(list(positions), [row["front"] for row in mine])
+        axes.set(ylabel="images/s (median)", title=subset)
+        axes.margins(y=0.12)
+        axes.grid(axis="y", alpha=0.3)
+    panels[0][0].legend(fontsize=8, loc="lower left")
     environment = meta["environment"]
     subtitle = (
         f"{str(environment['date'])[:10]} · {environment['cpu_model']} · "
         f"{environment['usable_cores']} cores · {meta['passes']} rounds"
     )
-    return save_figure(figure, path, subtitle)
+    return save_figure(figure, path, subtitle, "1 vs 2 replicas, one worker each")
