@@ -107,6 +107,11 @@ class ActionStore(Protocol):
         """Extend every unfinished action `lease.holder` holds to `lease.expires`; how many."""
         ...
 
+    async def count_background(self, route_id: str) -> tuple[int, int]:
+        """The route's unfinished background actions, every replica's: (queued, running).
+        Queued counts those claimed but not yet started too."""
+        ...
+
     async def get_action(self, owner: str, action_id: str) -> ActionRecord | None: ...
 
     async def update_action(

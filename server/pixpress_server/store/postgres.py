@@ -416,6 +416,16 @@ class PostgresStore:
             (lease.expires, lease.holder),
         )
 
+    async def count_background(self, route_id: str) -> tuple[int, int]:
+        # Only unfinished rows are read: the partial index actions_claimable holds just them.
+        rows = await self._all(
+            "SELECT status, COUNT(*) AS n FROM actions "
+            f"WHERE background AND {_UNFINISHED_SQL} AND route_id = %s GROUP BY status",
+            (route_id,),
+        )
+        counts = {row["status"]: int(row["n"]) for row in rows}
+        return counts.get("queued", 0), counts.get("running", 0)
+
     async def get_action(self, owner: str, action_id: str) -> ActionRecord | None:
         row = await self._one(
             "SELECT * FROM actions WHERE id = %s AND owner = %s", (action_id, owner)

@@ -162,6 +162,12 @@ ORDER BY turns.turn, turns.last_started NULLS FIRST, turns.oldest, turns.owner, 
 LIMIT :limit
 """
 
+# Only unfinished rows are read: actions_unfinished or actions_waiting finds them.
+_COUNT_BACKGROUND = (
+    "SELECT status, COUNT(*) FROM actions "
+    f"WHERE background = 1 AND {_UNFINISHED_SQL} AND route_id = ? GROUP BY status"
+)
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -434,6 +440,11 @@ class SqliteStore:
             (_micros(lease.expires), lease.holder),
         )
         return cursor.rowcount
+
+    async def count_background(self, route_id: str) -> tuple[int, int]:
+        rows = self._db.execute(_COUNT_BACKGROUND, (route_id,)).fetchall()
+        counts = {str(row[0]): int(row[1]) for row in rows}
+        return counts.get("queued", 0), counts.get("running", 0)
 
     async def get_action(self, owner: str, action_id: str) -> ActionRecord | None:
         row = self._db.execute(
