@@ -63,6 +63,10 @@ class ClaimLoop:
     def in_flight(self) -> int:
         return len(self._running)
 
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._loops = [loop.create_task(self._claiming()), loop.create_task(self._heartbeat())]

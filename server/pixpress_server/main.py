@@ -56,6 +56,7 @@ from pixpress_server.metrics import EdgeName, Metrics
 from pixpress_server.metrics_server import MetricsServer
 from pixpress_server.page_tokens import PageTokens, load_or_create_secret
 from pixpress_server.processing.model import Limits
+from pixpress_server.queue_depth import QueueDepth
 from pixpress_server.ratelimit import FailureWindow, TokenBuckets
 from pixpress_server.retention import Retention, Sweeper
 from pixpress_server.routes import Route, RouteLimits, Visibility
@@ -211,6 +212,7 @@ async def serve(settings: Settings) -> None:
         raise
     await server.start()
     claims.start()
+    depth = _queue_depth(exposition, store, route, metrics)
     await serving.start()
     print(f"pixpress listening on {display_address(settings.host, port)}", flush=True)
     await _start_http(http, exposition, settings.host)
@@ -232,8 +234,7 @@ async def serve(settings: Settings) -> None:
     )
     await sweeper.stop()
     await pool.close()
-    if exposition is not None:
-        await exposition.stop()  # last: a scrape during the drain still sees it
+    await _stop_metrics(exposition, depth)  # last: a scrape during the drain still sees them
     await store.close()
     logger.info("stopped")
 
@@ -400,6 +401,7 @@ async def _claim_loop(
         store, tracker, route.id, slots, compress.run_claimed, alone=not settings.store
     )
     claims.on_lease(metrics.lease_taken, metrics.lease_expired)
+    metrics.watch_claims(claims)
     compress.serve_queue(claims)
     return claims
 
@@ -420,6 +422,24 @@ async def _start_http(http: HttpServer | None, exposition: MetricsServer | None,
     if exposition is not None:
         await exposition.start()
         print(f"pixpress metrics on {display_address(host, exposition.port)}", flush=True)
+
+
+def _queue_depth(
+    exposition: MetricsServer | None, store: Store, route: Route, metrics: Metrics
+) -> QueueDepth | None:
+    """The background queue's store-wide depth, read on a timer; None with /metrics off."""
+    if exposition is None:
+        return None
+    depth = QueueDepth(store, route.id, metrics.background_depth)
+    depth.start()
+    return depth
+
+
+async def _stop_metrics(exposition: MetricsServer | None, depth: QueueDepth | None) -> None:
+    if exposition is not None:
+        await exposition.stop()
+    if depth is not None:
+        await depth.stop()
 
 
 def _metrics_server(settings: Settings, metrics: Metrics) -> MetricsServer | None:

@@ -14,6 +14,7 @@ from pixpress_server.workers.pool import RestartReason
 
 if TYPE_CHECKING:
     from pixpress_server.admission import MemoryBudget, RequestQueue
+    from pixpress_server.claims import ClaimLoop
     from pixpress_server.processing.model import CompressOutcome
     from pixpress_server.workers.pool import WorkerPool
 
@@ -115,6 +116,15 @@ class Metrics:
             "Leases of other replicas this replica found expired and claimed again",
             registry=registry,
         )
+        # No sample until the store was read once: an unread depth is not a depth of 0.
+        self._background = Gauge(
+            "pixpress_background_actions",
+            "Unfinished background actions of this server's route in the store, every "
+            "replica's and not only this one's, by state (queued: not started yet); read "
+            "from the store every few seconds",
+            ["state"],
+            registry=registry,
+        )
         for reason in RestartReason:
             self._worker_restarts.labels(reason=reason)
         for status in ActionStatus:
@@ -148,6 +158,24 @@ class Metrics:
 
     def lease_expired(self) -> None:
         self._leases_expired.inc()
+
+    def background_depth(self, queued: int, running: int) -> None:
+        """The store-wide depth of the route's background queue, as last read."""
+        self._background.labels(state="queued").set(queued)
+        self._background.labels(state="running").set(running)
+
+    def watch_claims(self, claims: ClaimLoop) -> None:
+        """Gauges read at each scrape from this replica's claim loop."""
+        Gauge(
+            "pixpress_background_slots_used",
+            "Background actions this replica is running (its claims in flight)",
+            registry=self.registry,
+        ).set_function(lambda: claims.in_flight)
+        Gauge(
+            "pixpress_background_slots",
+            "Background actions this replica runs at once (--background-slots)",
+            registry=self.registry,
+        ).set_function(lambda: claims.capacity)
 
     def watch(self, queue: RequestQueue, budget: MemoryBudget, pool: WorkerPool) -> None:
         """Gauges read at each scrape from the admission state and the worker pool."""
