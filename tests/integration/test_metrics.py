@@ -1,6 +1,6 @@
 """Prometheus metrics (`--metrics-port`) of a real server: requests by edge, call and code,
-bytes and stage latencies by format, actions by terminal status, gauges, worker restarts;
-`/metrics` only on its own port, and no port at all when it is off (the default)."""
+bytes and stage latencies by format, actions by terminal status, gauges, worker restarts, the
+background queue's depth; `/metrics` only on its own port, and none when it is off (default)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -46,7 +46,17 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("metrics")
     process = start_server(
-        data_dir, ["--workers", "1", "--metrics-port", "0", "--max-queue", str(MAX_QUEUE)]
+        data_dir,
+        [
+            "--workers",
+            "1",
+            "--metrics-port",
+            "0",
+            "--max-queue",
+            str(MAX_QUEUE),
+            "--background-slots",
+            "1",
+        ],
     )
     process.api_key = create_key(data_dir, "alice")
     yield process
@@ -191,6 +201,8 @@ def test_gauges_and_the_lease_counters_are_exported(metrics_address: str) -> Non
     assert value(samples, "pixpress_memory_budget_used_bytes") == 0
     assert value(samples, "pixpress_memory_budget_waiting") == 0
     assert value(samples, "pixpress_workers_live") == 1
+    assert value(samples, "pixpress_background_slots") == 1
+    assert value(samples, "pixpress_background_slots_used") == 0
     # Defined for the shared work queue to come; 0 until then, never invented.
     assert ("pixpress_leases_taken_total", frozenset()) in samples
     assert value(samples, "pixpress_leases_taken_total") == 0
@@ -227,6 +239,57 @@ def test_queue_depth_counts_a_request_in_flight(
     assert used == 1
     assert statuses == [200]
     assert value(scrape(metrics_address), "pixpress_queue_slots_used") == 0
+
+
+def test_background_actions_are_counted_queued_and_running_then_gone(
+    server: ServerProcess, metrics_address: str
+) -> None:
+    (worker,) = worker_processes(server)
+    with Client(server.address, api_key=server.api_key) as client:
+        asset = client.assets.upload(JPEG)
+        route = client.routes.retrieve("pixpress/compress-an-image")
+        input_asset = {"assetId": asset.id, "assetType": "file"}
+        # The one worker frozen: the one slot's action stays RUNNING, the others queued.
+        worker.suspend()
+        try:
+            ids = [
+                route.use(body={"quality": 60 + n}, input_asset=input_asset, wait=False).id
+                for n in range(3)
+            ]
+            during = _scrape_until(
+                metrics_address,
+                lambda s: (
+                    value(s, "pixpress_background_actions", state="running") == 1
+                    and value(s, "pixpress_background_actions", state="queued") == 2
+                    and value(s, "pixpress_background_slots_used") == 1
+                ),
+            )
+        finally:
+            worker.resume()
+        ended = [client.actions.wait(action_id, timeout=WAIT).status for action_id in ids]
+    after = _scrape_until(
+        metrics_address,
+        lambda s: (
+            value(s, "pixpress_background_actions", state="running") == 0
+            and value(s, "pixpress_background_actions", state="queued") == 0
+        ),
+    )
+    assert value(during, "pixpress_background_actions", state="running") == 1
+    assert value(during, "pixpress_background_actions", state="queued") == 2
+    assert value(during, "pixpress_background_slots_used") == 1
+    assert value(during, "pixpress_background_slots") == 1
+    assert [status.name for status in ended] == ["SUCCEEDED"] * 3
+    assert value(after, "pixpress_background_actions", state="running") == 0
+    assert value(after, "pixpress_background_actions", state="queued") == 0
+    assert value(after, "pixpress_background_slots_used") == 0
+
+
+def _scrape_until(address: str, done: Callable[[Samples], bool]) -> Samples:
+    """Scrapes until `done` holds or WAIT passes (the depth is read every 5 s); the last."""
+    deadline = time.monotonic() + WAIT
+    while not done(samples := scrape(address)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return samples
 
 
 def test_a_job_in_flight_then_cancelled_counts_budget_restart_and_code(
