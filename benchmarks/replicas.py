@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pyvips
@@ -27,7 +28,7 @@ from pixpress import AsyncClient, PixpressError
 
 from benchmarks import replicas_report, store_latency
 from benchmarks.compare_inputs import pick_photos
-from benchmarks.environment import describe
+from benchmarks.environment import describe, usable_cores
 from benchmarks.http_vs_grpc import corpus_with_photos
 from benchmarks.levers import SHARED_CORPUS
 from benchmarks.measure import cpu_delta, cpu_seconds, median, system_busy_seconds, tree_pids
@@ -385,6 +386,11 @@ def parser() -> argparse.ArgumentParser:
         help="calls per store for benchmarks.store_latency (0: skip)",
     )
     command.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: derive report and plot again from --out's results.json",
+    )
+    command.add_argument(
         "--smoke", action="store_true", help="2 tiny photos, 1 round, a few latency calls"
     )
     return command
@@ -392,6 +398,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.render:
+        if args.out is None:
+            raise SystemExit("--render needs --out DIR (the directory holding results.json)")
+        return render(args.out)
     if args.smoke:
         args.photos, args.passes, args.concurrency, args.store_latency_calls = 2, 1, 2, 5
     require_binaries()
@@ -428,7 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "store_latency_ms": latency,
         "store_latency_calls": args.store_latency_calls,
     }
-    rows = replicas_report.summarise(samples)
+    write(out, meta, samples, usable_cores())
+    return 1 if any(s.errors for s in samples) else 0
+
+
+def write(out: Path, meta: dict[str, Any], samples: Sequence[Sample], cores: int) -> None:
+    """results.json, report.md and the plot in `out`; the report also on stdout."""
+    rows = replicas_report.summarise(samples, cores)
     results = {"meta": meta, "rows": rows, "samples": [asdict(s) for s in samples]}
     (out / JSON_NAME).write_text(json.dumps(results, indent=2, default=str) + "\n")
     replicas_report.plot(rows, out / PLOT_NAME, meta)
@@ -436,7 +452,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / MARKDOWN_NAME).write_text(report)
     print(report)
     print(f"wrote {out / JSON_NAME}, {out / MARKDOWN_NAME} and {out / PLOT_NAME}", file=sys.stderr)
-    return 1 if any(s.errors for s in samples) else 0
+
+
+def render(out: Path) -> int:
+    """Derive the rows, report and plot again from the samples in OUT/results.json."""
+    results = json.loads((out / JSON_NAME).read_text())
+    samples = [Sample(**sample) for sample in results["samples"]]
+    meta: dict[str, Any] = results["meta"]
+    write(out, meta, samples, int(meta["environment"]["usable_cores"]))
+    return 0
 
 
 if __name__ == "__main__":

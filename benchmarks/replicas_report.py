@@ -84,8 +84,26 @@ def paired_ratios(samples: Sequence[Sample]) -> list[float]:
     return [pair[2] / pair[1] for _, pair in sorted(by_round.items()) if set(pair) == {1, 2}]
 
 
-def summarise(samples: Sequence[Sample]) -> list[dict[str, Any]]:
-    """Per subset and front: each replica count's medians and the paired 2/1 ratio."""
+def cpu_ceiling(side: Mapping[str, Any], cores: int) -> float:
+    """The 2/1 ratio the CPU per image allows on `cores` cores: one replica is bound by its
+    one worker, two by their worker or by every process's CPU (edges, nginx, PostgreSQL,
+    client) filling the cores, whichever comes first."""
+    worker = float(side["replica_cpu_ms_per_image"] - side["edge_cpu_ms_per_image"])
+    total = float(
+        side["replica_cpu_ms_per_image"]
+        + side["nginx_cpu_ms_per_image"]
+        + side["postgres_cpu_ms_per_image"]
+        + side["client_cpu_ms_per_image"]
+    )
+    if worker <= 0 or total <= 0:
+        return float("nan")
+    one = min(1 / worker, cores / total)
+    return min(2 / worker, cores / total) / one
+
+
+def summarise(samples: Sequence[Sample], cores: int) -> list[dict[str, Any]]:
+    """Per subset and front: each replica count's medians, the paired 2/1 ratio and the
+    ratio the CPU per image allows on `cores` cores."""
     rows = []
     for subset, front in dict.fromkeys((s.subset, s.front) for s in samples):
         mine = [s for s in samples if (s.subset, s.front) == (subset, front)]
@@ -101,6 +119,7 @@ def summarise(samples: Sequence[Sample]) -> list[dict[str, Any]]:
                 "ratio": median(ratios),
                 "ratios": ratios,
                 "ratio_of_medians": two["images_per_second"] / one["images_per_second"],
+                "cpu_ceiling": cpu_ceiling(two, cores),
             }
         )
     return rows
@@ -171,6 +190,9 @@ def markdown(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
         "each round's ratio. Inputs (Kodak photos from the shared corpus, 768x512 or 512x768): "
         f"{meta['inputs']}.",
         "",
+        "*CPU ceiling* = the 2/1 ratio this CPU per image allows on this machine's cores: "
+        "one replica is bound by its worker, two by theirs or by all the CPU below filling the "
+        "cores (2-replica side). "
         "*workers* = cores the replicas' workers used (1.00 per replica when the work keeps "
         "them busy); *busy* = cores the whole machine used; *others* = busy minus the "
         "benchmark's processes (other users of the machine: noise).",
@@ -184,6 +206,7 @@ def markdown(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
                 "2 replicas img/s",
                 "MP/s",
                 "**2/1**",
+                "CPU ceiling",
                 "workers 1",
                 "2",
                 "busy 1",
@@ -201,6 +224,7 @@ def markdown(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
                     f"{row['two']['images_per_second']:.2f}",
                     f"{row['two']['megapixels_per_second']:.2f}",
                     f"**{row['ratio']:.2f}x**",
+                    f"{row['cpu_ceiling']:.2f}x",
                     *_pair(row, "worker_cores", ".2f"),
                     *_pair(row, "machine_busy_cores", ".2f"),
                     *_pair(row, "other_cores", ".2f"),
@@ -237,7 +261,9 @@ def markdown(meta: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
         f"Through nginx, over every round of both subsets: **{overall_ratio(rows, 'nginx'):.2f}x**"
         f" (direct: {overall_ratio(rows, 'direct'):.2f}x). On {environment['usable_cores']} "
         f"cores about {CEILING}x is the ceiling: the second worker shares the cores with the "
-        "client, nginx, PostgreSQL and both replicas' gRPC edges. Failed calls: "
+        "client, nginx, PostgreSQL and both replicas' gRPC edges; the *CPU ceiling* column "
+        "derives it from this run's CPU per image (lower for small, fast images, where the "
+        "edges' share is larger). Failed calls: "
         f"{errors}.{_noise(rows)}",
         "",
         f"Load average (1/5/15 min): {_load(environment['load_average_at_start'])} at the start, "

@@ -3,16 +3,19 @@ PostgreSQL and nginx writes its report, and its 2/1 ratios come from its own pas
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.nginx_process import nginx_binary
-from tests.integration.test_bench_smoke import run_smoke
+from tests.integration.test_bench_smoke import REPO, run_smoke
 from tests.postgres_service import postgres_bin
 
 
@@ -66,5 +69,26 @@ def test_the_ratio_is_two_replicas_over_one_of_each_round(
         rounds = {s["round"] for s in mine}
         expected = statistics.median(rate[(r, 2)] / rate[(r, 1)] for r in rounds)
         assert math.isfinite(row["ratio"]) and row["ratio"] > 0
+        # Tiny images may show 0 ms of worker CPU at /proc's 10 ms resolution: NaN then.
+        assert math.isnan(row["cpu_ceiling"]) or 1 <= row["cpu_ceiling"] <= 2
         assert row["ratio"] == pytest.approx(expected)
         assert f"**{row['ratio']:.2f}x**" in (smoke[1] / "report.md").read_text()
+
+
+def test_render_derives_the_same_report_from_results_json(
+    smoke: tuple[dict[str, Any], Path],
+) -> None:
+    out = smoke[1]
+    before = (out / "report.md").read_text()
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.replicas", "--render", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert (out / "report.md").read_text() == before
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert json.dumps(rows) == json.dumps(smoke[0]["rows"])  # as text: NaN != NaN
