@@ -4,20 +4,17 @@ mid-work has its leased action re-run by another once the lease expired, complet
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import psycopg
 import pytest
 from pixpress import ActionStatus, Client
 
-from tests.integration.server_process import ServerProcess, start_server
+from tests.integration.server_process import ServerProcess, kill_server, start_server
 from tests.integration.test_metrics import METRICS_LISTENING, scrape, value
 from tests.postgres_service import PostgresServer
 
@@ -78,11 +75,12 @@ def replica(
     data_dir = tmp_path / f"replica-{len(servers)}"
     data_dir.mkdir()
     shared = tmp_path / "blobs"  # the shared mount every replica reaches asset bytes on
-    shared.mkdir(exist_ok=True)
-    (data_dir / "blobs").symlink_to(shared, target_is_directory=True)
     server = start_server(
         data_dir,
-        ["--workers", "1", "--store", store_url, "--lease-seconds", str(LEASE_SECONDS), *arguments],
+        [
+            *("--workers", "1", "--store", store_url, "--blob-dir", str(shared)),
+            *("--lease-seconds", str(LEASE_SECONDS), *arguments),
+        ],
     )
     servers.append(server)
     return server
@@ -130,18 +128,6 @@ def test_work_submitted_through_a_replica_without_free_slots_is_done_by_another(
     assert worker.stop() == 0 and front.stop() == 0
 
 
-def kill_replica(server: ServerProcess) -> None:
-    """SIGKILL the server and its workers: nothing of it finishes anything."""
-    doomed = [psutil.Process(pid) for pid in server.worker_pids()]
-    os.kill(server.pid, signal.SIGKILL)
-    server.process.wait(30)
-    for process in doomed:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            continue
-
-
 def test_a_replica_killed_mid_work_has_its_action_finished_once_by_another(
     servers: list[ServerProcess], tmp_path: Path, store_url: str, key: str, slow_png: Path
 ) -> None:
@@ -164,7 +150,7 @@ def test_a_replica_killed_mid_work_has_its_action_finished_once_by_another(
     )
     assert (holder, status) == (first_holder, "running")  # still mid-work when killed
     killed = time.monotonic()
-    kill_replica(doomed)
+    kill_server(doomed)
     with Client(survivor.address, api_key=key) as client:
         done = client.actions.wait(action.id, timeout=WAIT)
     took = time.monotonic() - killed
