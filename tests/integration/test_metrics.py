@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +31,8 @@ from tests.integration.server_process import (
     start_server,
     worker_processes,
 )
+from tests.integration.server_process import metrics_address as printed_metrics_address
+from tests.postgres_service import PostgresServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 JPEG = (FIXTURES / "jpeg" / "Landscape_1.jpg").read_bytes()
@@ -282,6 +286,62 @@ def test_background_actions_are_counted_queued_and_running_then_gone(
     assert value(after, "pixpress_background_actions", state="running") == 0
     assert value(after, "pixpress_background_actions", state="queued") == 0
     assert value(after, "pixpress_background_slots_used") == 0
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer
+) -> Iterator[tuple[ServerProcess, ServerProcess, str]]:
+    """Two replicas on one PostgreSQL store, neither taking background work (what is queued
+    stays queued), and a key for both."""
+    store_url = postgres.new_database()
+    root = tmp_path_factory.mktemp("depth-replicas")
+    started: list[ServerProcess] = []
+    try:
+        for name in ("a", "b"):
+            arguments = ["--workers", "1", "--background-slots", "0", "--store", store_url]
+            started.append(start_server(root / name, [*arguments, "--metrics-port", "0"]))
+        keys = [sys.executable, "-m", "pixpress_server.main", "keys", "create"]
+        created = subprocess.run(
+            [*keys, "--store", store_url, "--owner", "alice"],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+        assert created.returncode == 0, created.stderr
+        yield started[0], started[1], created.stdout.strip()
+    finally:
+        for replica in started:
+            replica.stop()
+
+
+def test_the_background_depth_is_the_stores_every_replicas(
+    replicas: tuple[ServerProcess, ServerProcess, str],
+) -> None:
+    a, b, key = replicas
+    metrics_a, metrics_b = printed_metrics_address(a), printed_metrics_address(b)
+    with Client(a.address, api_key=key) as client:
+        asset = client.assets.upload(JPEG)
+        ids = [client.submit_compress(asset.id, 60 + n).id for n in range(2)]
+    queued = _scrape_until(
+        metrics_b, lambda s: value(s, "pixpress_background_actions", state="queued") == 2
+    )
+    assert value(queued, "pixpress_background_actions", state="queued") == 2  # submitted on A
+    assert value(queued, "pixpress_background_actions", state="running") == 0
+    assert value(queued, "pixpress_background_slots") == 0
+    assert value(queued, "pixpress_background_slots_used") == 0
+    on_a = _scrape_until(
+        metrics_a, lambda s: value(s, "pixpress_background_actions", state="queued") == 2
+    )
+    assert value(on_a, "pixpress_background_actions", state="queued") == 2
+    with Client(b.address, api_key=key) as client:
+        for action_id in ids:
+            client.actions.cancel(action_id)
+    emptied = _scrape_until(
+        metrics_a, lambda s: value(s, "pixpress_background_actions", state="queued") == 0
+    )
+    assert value(emptied, "pixpress_background_actions", state="queued") == 0
 
 
 def _scrape_until(address: str, done: Callable[[Samples], bool]) -> Samples:
