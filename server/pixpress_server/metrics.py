@@ -104,8 +104,7 @@ class Metrics:
             ["status"],
             registry=registry,
         )
-        # Leases of background work claimed from the shared store (issue 10's queue): they
-        # stay 0 until that queue exists, and are defined now so dashboards can rely on them.
+        # Leases of background work claimed from the store's queue (claims.py).
         self._leases_taken = Counter(
             "pixpress_leases_taken",
             "Leases on background actions this replica claimed",

@@ -207,7 +207,7 @@ def test_gauges_and_the_lease_counters_are_exported(metrics_address: str) -> Non
     assert value(samples, "pixpress_workers_live") == 1
     assert value(samples, "pixpress_background_slots") == 1
     assert value(samples, "pixpress_background_slots_used") == 0
-    # Defined for the shared work queue to come; 0 until then, never invented.
+    # Exported before any lease: 0 while no background work was claimed (this test runs first).
     assert ("pixpress_leases_taken_total", frozenset()) in samples
     assert value(samples, "pixpress_leases_taken_total") == 0
     assert value(samples, "pixpress_leases_expired_total") == 0
