@@ -19,13 +19,12 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pixpress_server.errors import StoreUnavailable
 from pixpress_server.store import migrations
+from pixpress_server.store.dialect import FINISHED_SQL, UNFINISHED_SQL, Dialect, stored_as_is
 from pixpress_server.store.notifications import ActionChanges, ChangeListener, notifying
 from pixpress_server.store.records import (
-    UNFINISHED,
     ActionCursor,
     ActionErrorData,
     ActionRecord,
-    ActionRequestData,
     ActionResponseData,
     ActionStatus,
     ApiKeyRecord,
@@ -35,9 +34,15 @@ from pixpress_server.store.records import (
     Lease,
 )
 
-_UNFINISHED_SQL = "status IN ('queued', 'running')"
-_FINISHED_SQL = "status NOT IN ('queued', 'running')"  # as in actions_finished, to use it
-_UNFINISHED_VALUES = tuple(status.value for status in UNFINISHED)
+_SQL = Dialect(
+    placeholder="%s",
+    write_time=stored_as_is,
+    read_time=stored_as_is,
+    write_json=Jsonb,
+    read_json=stored_as_is,  # psycopg reads jsonb as a dict
+    set_request_size="request = request || jsonb_build_object("
+    "'input_size', %s::bigint, 'input_format', %s::text)",
+)
 
 # An unknown id reads and builds a stand-in row, so it costs what a known one does.
 _KEY_OR_STAND_IN = """
@@ -55,15 +60,15 @@ ORDER BY known DESC LIMIT 1
 _FAIR_CLAIM = f"""
 WITH RECURSIVE waiting (owner) AS (
     -- the owners with unfinished work, one index probe each (a loose index scan)
-    SELECT (SELECT owner FROM actions WHERE background AND {_UNFINISHED_SQL}
+    SELECT (SELECT owner FROM actions WHERE background AND {UNFINISHED_SQL}
         AND route_id = %(route)s ORDER BY owner LIMIT 1)
     UNION ALL
-    SELECT (SELECT a.owner FROM actions AS a WHERE a.background AND a.{_UNFINISHED_SQL}
+    SELECT (SELECT a.owner FROM actions AS a WHERE a.background AND a.{UNFINISHED_SQL}
         AND a.route_id = %(route)s AND a.owner > waiting.owner ORDER BY a.owner LIMIT 1)
     FROM waiting WHERE waiting.owner IS NOT NULL
 ), held AS MATERIALIZED (
     SELECT owner, COUNT(*) AS n FROM actions
-    WHERE background AND {_UNFINISHED_SQL} AND route_id = %(route)s AND lease_expires >= %(now)s
+    WHERE background AND {UNFINISHED_SQL} AND route_id = %(route)s AND lease_expires >= %(now)s
     GROUP BY owner
 ), owners AS MATERIALIZED (
     SELECT waiting.owner, COALESCE(held.n, 0) AS held,
@@ -77,7 +82,7 @@ WITH RECURSIVE waiting (owner) AS (
     FROM owners CROSS JOIN LATERAL (
         SELECT a.id, a.created, ROW_NUMBER() OVER w AS n, FIRST_VALUE(a.created) OVER w AS oldest
         FROM actions AS a
-        WHERE a.background AND a.{_UNFINISHED_SQL} AND a.route_id = %(route)s
+        WHERE a.background AND a.{UNFINISHED_SQL} AND a.route_id = %(route)s
             AND a.owner = owners.owner AND (a.lease_expires IS NULL OR a.lease_expires < %(now)s)
         WINDOW w AS (ORDER BY a.created, a.id)
         ORDER BY a.created, a.id LIMIT %(cap)s
@@ -89,7 +94,7 @@ WITH RECURSIVE waiting (owner) AS (
 ), picked AS (
     SELECT actions.id, actions.lease_owner AS previous, places.place
     FROM actions JOIN places ON places.id = actions.id
-    WHERE actions.background AND actions.{_UNFINISHED_SQL}
+    WHERE actions.background AND actions.{UNFINISHED_SQL}
         AND (actions.lease_expires IS NULL OR actions.lease_expires < %(now)s)
     ORDER BY places.place LIMIT %(limit)s FOR UPDATE OF actions SKIP LOCKED
 )
@@ -229,11 +234,13 @@ class PostgresStore:
     async def key_with_hash(self, key_id: str) -> tuple[ApiKeyRecord, bytes] | None:
         row = await self._one(_KEY_OR_STAND_IN, (key_id, key_id))
         assert row is not None  # the stand-in row is always there
-        record, secret_hash = _key(row), bytes(row["secret_hash"])
+        record, secret_hash = _SQL.key(row), bytes(row["secret_hash"])
         return (record, secret_hash) if row["known"] else None
 
     async def list_keys(self) -> list[ApiKeyRecord]:
-        return [_key(row) for row in await self._all("SELECT * FROM api_keys ORDER BY created, id")]
+        return [
+            _SQL.key(row) for row in await self._all("SELECT * FROM api_keys ORDER BY created, id")
+        ]
 
     async def revoke_key(self, key_id: str, when: datetime) -> bool:
         return (
@@ -289,18 +296,18 @@ class PostgresStore:
         row = await self._one(
             "SELECT * FROM assets WHERE id = %s AND owner = %s", (asset_id, owner)
         )
-        return None if row is None else _asset(row)
+        return None if row is None else _SQL.asset(row)
 
     async def delete_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
         row = await self._one(
             "DELETE FROM assets WHERE id = %s AND owner = %s RETURNING *", (asset_id, owner)
         )
-        return None if row is None else _asset(row)
+        return None if row is None else _SQL.asset(row)
 
     async def content_references(self, sha256: str, ignoring_action: str = "") -> int:
         row = await self._one(
             "SELECT (SELECT COUNT(*) FROM assets WHERE sha256 = %s) + (SELECT COUNT(*) "
-            f"FROM actions WHERE {_UNFINISHED_SQL} AND input_sha256 = %s AND id != %s) AS total",
+            f"FROM actions WHERE {UNFINISHED_SQL} AND input_sha256 = %s AND id != %s) AS total",
             (sha256, sha256, ignoring_action),
         )
         return 0 if row is None else int(row["total"])
@@ -325,16 +332,16 @@ class PostgresStore:
         rows = await self._all(
             "DELETE FROM assets WHERE id IN (SELECT a.id FROM assets AS a "
             "WHERE a.origin = %s AND a.created < %s AND NOT EXISTS (SELECT 1 FROM actions "
-            f"WHERE {_UNFINISHED_SQL} AND request->>'input_asset_id' = a.id) "
+            f"WHERE {UNFINISHED_SQL} AND request->>'input_asset_id' = a.id) "
             "LIMIT %s) RETURNING *",
             (AssetOrigin.OUTPUT.value, before, limit),
         )
-        return [_asset(row) for row in rows]
+        return [_SQL.asset(row) for row in rows]
 
     async def all_content(self) -> set[str]:
         rows = await self._all(
             "SELECT sha256 FROM assets UNION SELECT input_sha256 FROM actions "
-            f"WHERE {_UNFINISHED_SQL} AND input_sha256 IS NOT NULL"
+            f"WHERE {UNFINISHED_SQL} AND input_sha256 IS NOT NULL"
         )
         return {row["sha256"] for row in rows}
 
@@ -378,7 +385,7 @@ class PostgresStore:
             )
             cursor = await conn.execute(
                 insert + " WHERE (SELECT COUNT(*) FROM actions WHERE owner = %s "
-                f"AND background AND {_UNFINISHED_SQL}) < %s",
+                f"AND background AND {UNFINISHED_SQL}) < %s",
                 (*values, action.owner, max_owner_pending),
             )
             return cursor.rowcount == 1
@@ -398,21 +405,21 @@ class PostgresStore:
             values |= {"cap": None, "limit": limit - len(rows)}
             rows += sorted(await self._all(_FAIR_CLAIM, values), key=lambda row: row["place"])
         return [
-            Claim(_action(row), row["previous"] is not None, row["input_sha256"] or "")
+            Claim(_SQL.action(row), row["previous"] is not None, row["input_sha256"] or "")
             for row in rows
         ]
 
     async def release_action(self, action_id: str, holder: str) -> bool:
         changed = await self._count(
             "UPDATE actions SET lease_owner = NULL, lease_expires = NULL WHERE id = %s "
-            f"AND lease_owner = %s AND background AND {_UNFINISHED_SQL}",
+            f"AND lease_owner = %s AND background AND {UNFINISHED_SQL}",
             (action_id, holder),
         )
         return changed == 1
 
     async def renew_leases(self, lease: Lease) -> int:
         return await self._count(
-            f"UPDATE actions SET lease_expires = %s WHERE lease_owner = %s AND {_UNFINISHED_SQL}",
+            f"UPDATE actions SET lease_expires = %s WHERE lease_owner = %s AND {UNFINISHED_SQL}",
             (lease.expires, lease.holder),
         )
 
@@ -420,7 +427,7 @@ class PostgresStore:
         # Only unfinished rows are read: the partial index actions_claimable holds just them.
         rows = await self._all(
             "SELECT status, COUNT(*) AS n FROM actions "
-            f"WHERE background AND {_UNFINISHED_SQL} AND route_id = %s GROUP BY status",
+            f"WHERE background AND {UNFINISHED_SQL} AND route_id = %s GROUP BY status",
             (route_id,),
         )
         counts = {row["status"]: int(row["n"]) for row in rows}
@@ -430,7 +437,7 @@ class PostgresStore:
         row = await self._one(
             "SELECT * FROM actions WHERE id = %s AND owner = %s", (action_id, owner)
         )
-        return None if row is None else _action(row)
+        return None if row is None else _SQL.action(row)
 
     async def update_action(
         self,
@@ -443,38 +450,12 @@ class PostgresStore:
         error: ActionErrorData | None = None,
         holder: str = "",
     ) -> bool:
-        assignments = ["status = %s"]
-        values: list[Any] = [status.value]
-        if status is ActionStatus.RUNNING:
-            assignments.append("started = %s")
-            values.append(when)
-        if status.is_terminal:
-            assignments.append("finished = %s")
-            values.append(when)
-        if request_size is not None:
-            size, image_format = request_size
-            assignments.append(
-                "request = request || jsonb_build_object("
-                "'input_size', %s::bigint, 'input_format', %s::text)"
-            )
-            values.extend([size, image_format])
-        if response is not None:
-            assignments.append("response = %s")
-            values.append(Jsonb(response.to_dict()))
-        if error is not None:
-            assignments.extend(["error_code = %s", "error_message = %s"])
-            values.extend([error.code, error.message])
+        update, values = _SQL.update_action(
+            action_id, status, when, request_size, response, error, holder
+        )
         # Read committed re-checks the status of a row another replica just changed: of two
         # concurrent finishes, one matches.
-        held = " AND lease_owner = %s" if holder else ""
-        changed = await self._count(
-            notifying(
-                f"UPDATE actions SET {', '.join(assignments)} WHERE id = %s AND status IN (%s, %s)"
-                + held
-            ),
-            (*values, action_id, *_UNFINISHED_VALUES, *([holder] if holder else [])),
-        )
-        return changed == 1
+        return await self._count(notifying(update), values) == 1
 
     async def list_actions(
         self,
@@ -484,29 +465,14 @@ class PostgresStore:
         status: ActionStatus | None = None,
         route_id: str | None = None,
     ) -> list[ActionRecord]:
-        conditions = ["owner = %s"]
-        values: list[Any] = [owner]
-        if after is not None:
-            conditions.append("(created, id) < (%s, %s)")
-            values.extend([after.created, after.id])
-        if status is not None:
-            conditions.append("status = %s")
-            values.append(status.value)
-        if route_id:
-            conditions.append("route_id = %s")
-            values.append(route_id)
-        rows = await self._all(
-            f"SELECT * FROM actions WHERE {' AND '.join(conditions)} "
-            "ORDER BY created DESC, id DESC LIMIT %s",
-            (*values, limit),
-        )
-        return [_action(row) for row in rows]
+        rows = await self._all(*_SQL.list_actions(owner, limit, after, status, route_id))
+        return [_SQL.action(row) for row in rows]
 
     async def fail_expired_actions(self, message: str, now: datetime) -> int:
         return await self._count(
             notifying(
                 "UPDATE actions SET status = %s, error_code = 'UNAVAILABLE', error_message = %s, "
-                f"finished = %s WHERE {_UNFINISHED_SQL} AND NOT background "
+                f"finished = %s WHERE {UNFINISHED_SQL} AND NOT background "
                 "AND (lease_expires IS NULL OR lease_expires < %s)"
             ),
             (ActionStatus.FAILED.value, message, now, now),
@@ -514,44 +480,5 @@ class PostgresStore:
 
     async def delete_finished_actions(self, before: datetime) -> int:
         return await self._count(
-            f"DELETE FROM actions WHERE {_FINISHED_SQL} AND finished < %s", (before,)
+            f"DELETE FROM actions WHERE {FINISHED_SQL} AND finished < %s", (before,)
         )
-
-
-def _key(row: DictRow) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        id=row["id"],
-        owner=row["owner"],
-        created=row["created"],
-        last_used=row["last_used"],
-        revoked=row["revoked"],
-    )
-
-
-def _asset(row: DictRow) -> AssetRecord:
-    return AssetRecord(
-        id=row["id"],
-        owner=row["owner"],
-        size=row["size"],
-        format=row["format"],
-        sha256=row["sha256"],
-        created=row["created"],
-        origin=AssetOrigin(row["origin"]),
-    )
-
-
-def _action(row: DictRow) -> ActionRecord:
-    response = row["response"]
-    error_code = row["error_code"]
-    return ActionRecord(
-        id=row["id"],
-        route_id=row["route_id"],
-        owner=row["owner"],
-        status=ActionStatus(row["status"]),
-        request=ActionRequestData(**row["request"]),
-        created=row["created"],
-        response=None if response is None else ActionResponseData.from_dict(response),
-        error=None if error_code is None else ActionErrorData(error_code, row["error_message"]),
-        started=row["started"],
-        finished=row["finished"],
-    )

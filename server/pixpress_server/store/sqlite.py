@@ -13,14 +13,12 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+from pixpress_server.store.dialect import FINISHED_SQL, UNFINISHED_SQL, Dialect
 from pixpress_server.store.records import (
-    UNFINISHED,
     ActionCursor,
     ActionErrorData,
     ActionRecord,
-    ActionRequestData,
     ActionResponseData,
     ActionStatus,
     ApiKeyRecord,
@@ -113,9 +111,6 @@ CREATE INDEX IF NOT EXISTS actions_leased ON actions (route_id, lease_expires)
 CREATE INDEX IF NOT EXISTS actions_served ON actions (route_id, owner, started)
     WHERE background = 1;
 """
-_UNFINISHED_SQL = "status IN ('queued', 'running')"
-_FINISHED_SQL = "status NOT IN ('queued', 'running')"  # as in actions_finished, to use it
-
 
 _KEY_OR_STAND_IN = """
 SELECT id, owner, secret_hash, created, last_used, revoked, 1 AS known FROM api_keys WHERE id = ?
@@ -130,15 +125,15 @@ ORDER BY known DESC LIMIT 1
 _FAIR_CLAIM = f"""
 WITH RECURSIVE waiting (owner) AS (
     -- the owners with unfinished work, one index probe each (a loose index scan)
-    SELECT (SELECT owner FROM actions WHERE background = 1 AND {_UNFINISHED_SQL}
+    SELECT (SELECT owner FROM actions WHERE background = 1 AND {UNFINISHED_SQL}
         AND route_id = :route ORDER BY owner LIMIT 1)
     UNION ALL
-    SELECT (SELECT a.owner FROM actions AS a WHERE a.background = 1 AND a.{_UNFINISHED_SQL}
+    SELECT (SELECT a.owner FROM actions AS a WHERE a.background = 1 AND a.{UNFINISHED_SQL}
         AND a.route_id = :route AND a.owner > waiting.owner ORDER BY a.owner LIMIT 1)
     FROM waiting WHERE waiting.owner IS NOT NULL
 ), held AS MATERIALIZED (
     SELECT owner, COUNT(*) AS n FROM actions
-    WHERE background = 1 AND {_UNFINISHED_SQL} AND route_id = :route AND lease_expires >= :now
+    WHERE background = 1 AND {UNFINISHED_SQL} AND route_id = :route AND lease_expires >= :now
     GROUP BY owner
 ), owners AS MATERIALIZED (
     SELECT waiting.owner, COALESCE(held.n, 0) AS held,
@@ -150,7 +145,7 @@ WITH RECURSIVE waiting (owner) AS (
     SELECT a.id, a.owner, a.created, owners.held + ROW_NUMBER() OVER w AS turn,
         owners.last_started, FIRST_VALUE(a.created) OVER w AS oldest
     FROM owners JOIN actions AS a ON a.id IN (
-        SELECT b.id FROM actions AS b WHERE b.background = 1 AND b.{_UNFINISHED_SQL}
+        SELECT b.id FROM actions AS b WHERE b.background = 1 AND b.{UNFINISHED_SQL}
             AND b.route_id = :route AND b.owner = owners.owner
             AND (b.lease_expires IS NULL OR b.lease_expires < :now)
         ORDER BY b.created, b.id LIMIT :limit)
@@ -165,7 +160,7 @@ LIMIT :limit
 # Only unfinished rows are read: actions_unfinished or actions_waiting finds them.
 _COUNT_BACKGROUND = (
     "SELECT status, COUNT(*) FROM actions "
-    f"WHERE background = 1 AND {_UNFINISHED_SQL} AND route_id = ? GROUP BY status"
+    f"WHERE background = 1 AND {UNFINISHED_SQL} AND route_id = ? GROUP BY status"
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -177,12 +172,18 @@ def _micros(when: datetime) -> int:
     return (when - _EPOCH) // _MICROSECOND
 
 
-def _required_time(value: int) -> datetime:
+def _time(value: int) -> datetime:
     return _EPOCH + value * _MICROSECOND
 
 
-def _time(value: int | None) -> datetime | None:
-    return None if value is None else _required_time(value)
+_SQL = Dialect(
+    placeholder="?",
+    write_time=_micros,
+    read_time=_time,
+    write_json=json.dumps,
+    read_json=json.loads,
+    set_request_size="request = json_set(request, '$.input_size', ?, '$.input_format', ?)",
+)
 
 
 class SqliteStore:
@@ -246,12 +247,12 @@ class SqliteStore:
         # An unknown id reads and builds a stand-in row, so it costs what a known one does:
         # the time to answer tells nothing about which ids exist.
         row = self._db.execute(_KEY_OR_STAND_IN, (key_id, key_id)).fetchone()
-        record, secret_hash = self._key(row), bytes(row["secret_hash"])
+        record, secret_hash = _SQL.key(row), bytes(row["secret_hash"])
         return (record, secret_hash) if row["known"] else None
 
     async def list_keys(self) -> list[ApiKeyRecord]:
         rows = self._db.execute("SELECT * FROM api_keys ORDER BY created, id").fetchall()
-        return [self._key(row) for row in rows]
+        return [_SQL.key(row) for row in rows]
 
     async def revoke_key(self, key_id: str, when: datetime) -> bool:
         cursor = self._db.execute(
@@ -262,16 +263,6 @@ class SqliteStore:
 
     async def touch_key(self, key_id: str, when: datetime) -> None:
         self._db.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (_micros(when), key_id))
-
-    @staticmethod
-    def _key(row: sqlite3.Row) -> ApiKeyRecord:
-        return ApiKeyRecord(
-            id=row["id"],
-            owner=row["owner"],
-            created=_required_time(row["created"]),
-            last_used=_time(row["last_used"]),
-            revoked=_time(row["revoked"]),
-        )
 
     # assets
 
@@ -308,18 +299,18 @@ class SqliteStore:
         row = self._db.execute(
             "SELECT * FROM assets WHERE id = ? AND owner = ?", (asset_id, owner)
         ).fetchone()
-        return None if row is None else self._asset(row)
+        return None if row is None else _SQL.asset(row)
 
     async def delete_asset(self, owner: str, asset_id: str) -> AssetRecord | None:
         row = self._db.execute(
             "DELETE FROM assets WHERE id = ? AND owner = ? RETURNING *", (asset_id, owner)
         ).fetchone()
-        return None if row is None else self._asset(row)
+        return None if row is None else _SQL.asset(row)
 
     async def content_references(self, sha256: str, ignoring_action: str = "") -> int:
         row = self._db.execute(
             "SELECT (SELECT COUNT(*) FROM assets WHERE sha256 = ?) + (SELECT COUNT(*) "
-            f"FROM actions WHERE {_UNFINISHED_SQL} AND input_sha256 = ? AND id != ?)",
+            f"FROM actions WHERE {UNFINISHED_SQL} AND input_sha256 = ? AND id != ?)",
             (sha256, sha256, ignoring_action),
         ).fetchone()
         return int(row[0])
@@ -342,30 +333,18 @@ class SqliteStore:
         rows = self._db.execute(
             "DELETE FROM assets WHERE id IN (SELECT a.id FROM assets AS a "
             "WHERE a.origin = ? AND a.created < ? AND NOT EXISTS (SELECT 1 FROM actions "
-            f"WHERE {_UNFINISHED_SQL} AND json_extract(request, '$.input_asset_id') = a.id) "
+            f"WHERE {UNFINISHED_SQL} AND json_extract(request, '$.input_asset_id') = a.id) "
             "LIMIT ?) RETURNING *",
             (AssetOrigin.OUTPUT.value, _micros(before), limit),
         ).fetchall()
-        return [self._asset(row) for row in rows]
+        return [_SQL.asset(row) for row in rows]
 
     async def all_content(self) -> set[str]:
         rows = self._db.execute(
             "SELECT sha256 FROM assets UNION "
-            f"SELECT input_sha256 FROM actions WHERE {_UNFINISHED_SQL} AND input_sha256 IS NOT NULL"
+            f"SELECT input_sha256 FROM actions WHERE {UNFINISHED_SQL} AND input_sha256 IS NOT NULL"
         ).fetchall()
         return {row[0] for row in rows}
-
-    @staticmethod
-    def _asset(row: sqlite3.Row) -> AssetRecord:
-        return AssetRecord(
-            id=row["id"],
-            owner=row["owner"],
-            size=row["size"],
-            format=row["format"],
-            sha256=row["sha256"],
-            created=_required_time(row["created"]),
-            origin=AssetOrigin(row["origin"]),
-        )
 
     # actions
 
@@ -384,7 +363,7 @@ class SqliteStore:
             "background, lease_owner, lease_expires) "
             "SELECT ?, ?, ?, ?, ?, ?, (SELECT sha256 FROM assets WHERE id = ? AND owner = ?), "
             "?, ?, ? WHERE ? IS NULL OR (SELECT COUNT(*) FROM actions WHERE owner = ? "
-            f"AND background = 1 AND {_UNFINISHED_SQL}) < ?",
+            f"AND background = 1 AND {UNFINISHED_SQL}) < ?",
             (
                 action.id,
                 action.route_id,
@@ -422,21 +401,21 @@ class SqliteStore:
             raise
         self._db.execute("COMMIT")
         return [
-            Claim(self._action(row), row["lease_owner"] is not None, row["input_sha256"] or "")
+            Claim(_SQL.action(row), row["lease_owner"] is not None, row["input_sha256"] or "")
             for row in rows
         ]
 
     async def release_action(self, action_id: str, holder: str) -> bool:
         cursor = self._db.execute(
             "UPDATE actions SET lease_owner = NULL, lease_expires = NULL WHERE id = ? "
-            f"AND lease_owner = ? AND background = 1 AND {_UNFINISHED_SQL}",
+            f"AND lease_owner = ? AND background = 1 AND {UNFINISHED_SQL}",
             (action_id, holder),
         )
         return cursor.rowcount == 1
 
     async def renew_leases(self, lease: Lease) -> int:
         cursor = self._db.execute(
-            f"UPDATE actions SET lease_expires = ? WHERE lease_owner = ? AND {_UNFINISHED_SQL}",
+            f"UPDATE actions SET lease_expires = ? WHERE lease_owner = ? AND {UNFINISHED_SQL}",
             (_micros(lease.expires), lease.holder),
         )
         return cursor.rowcount
@@ -450,7 +429,7 @@ class SqliteStore:
         row = self._db.execute(
             "SELECT * FROM actions WHERE id = ? AND owner = ?", (action_id, owner)
         ).fetchone()
-        return None if row is None else self._action(row)
+        return None if row is None else _SQL.action(row)
 
     async def update_action(
         self,
@@ -463,32 +442,8 @@ class SqliteStore:
         error: ActionErrorData | None = None,
         holder: str = "",
     ) -> bool:
-        assignments = ["status = ?"]
-        values: list[Any] = [status.value]
-        if status is ActionStatus.RUNNING:
-            assignments.append("started = ?")
-            values.append(_micros(when))
-        if status.is_terminal:
-            assignments.append("finished = ?")
-            values.append(_micros(when))
-        if request_size is not None:
-            size, image_format = request_size
-            assignments.append(
-                "request = json_set(request, '$.input_size', ?, '$.input_format', ?)"
-            )
-            values.extend([size, image_format])
-        if response is not None:
-            assignments.append("response = ?")
-            values.append(json.dumps(response.to_dict()))
-        if error is not None:
-            assignments.extend(["error_code = ?", "error_message = ?"])
-            values.extend([error.code, error.message])
-        held = " AND lease_owner = ?" if holder else ""
-        cursor = self._db.execute(
-            f"UPDATE actions SET {', '.join(assignments)} WHERE id = ? AND status IN (?, ?)" + held,
-            (*values, action_id, *(s.value for s in UNFINISHED), *([holder] if holder else [])),
-        )
-        return cursor.rowcount == 1
+        update = _SQL.update_action(action_id, status, when, request_size, response, error, holder)
+        return self._db.execute(*update).rowcount == 1
 
     async def list_actions(
         self,
@@ -498,29 +453,15 @@ class SqliteStore:
         status: ActionStatus | None = None,
         route_id: str | None = None,
     ) -> list[ActionRecord]:
-        conditions = ["owner = ?"]
-        values: list[Any] = [owner]
-        if after is not None:
-            conditions.append("(created < ? OR (created = ? AND id < ?))")
-            created = _micros(after.created)
-            values.extend([created, created, after.id])
-        if status is not None:
-            conditions.append("status = ?")
-            values.append(status.value)
-        if route_id:
-            conditions.append("route_id = ?")
-            values.append(route_id)
         rows = self._db.execute(
-            f"SELECT * FROM actions WHERE {' AND '.join(conditions)} "
-            "ORDER BY created DESC, id DESC LIMIT ?",
-            (*values, limit),
+            *_SQL.list_actions(owner, limit, after, status, route_id)
         ).fetchall()
-        return [self._action(row) for row in rows]
+        return [_SQL.action(row) for row in rows]
 
     async def fail_expired_actions(self, message: str, now: datetime) -> int:
         cursor = self._db.execute(
             "UPDATE actions SET status = ?, error_code = 'UNAVAILABLE', error_message = ?, "
-            f"finished = ? WHERE {_UNFINISHED_SQL} AND background = 0 "
+            f"finished = ? WHERE {UNFINISHED_SQL} AND background = 0 "
             "AND (lease_expires IS NULL OR lease_expires < ?)",
             (ActionStatus.FAILED.value, message, _micros(now), _micros(now)),
         )
@@ -528,26 +469,7 @@ class SqliteStore:
 
     async def delete_finished_actions(self, before: datetime) -> int:
         cursor = self._db.execute(
-            f"DELETE FROM actions WHERE {_FINISHED_SQL} AND finished < ?",
+            f"DELETE FROM actions WHERE {FINISHED_SQL} AND finished < ?",
             (_micros(before),),
         )
         return cursor.rowcount
-
-    @staticmethod
-    def _action(row: sqlite3.Row) -> ActionRecord:
-        response = row["response"]
-        error_code = row["error_code"]
-        return ActionRecord(
-            id=row["id"],
-            route_id=row["route_id"],
-            owner=row["owner"],
-            status=ActionStatus(row["status"]),
-            request=ActionRequestData(**json.loads(row["request"])),
-            created=_required_time(row["created"]),
-            response=None
-            if response is None
-            else ActionResponseData.from_dict(json.loads(response)),
-            error=None if error_code is None else ActionErrorData(error_code, row["error_message"]),
-            started=_time(row["started"]),
-            finished=_time(row["finished"]),
-        )
