@@ -14,7 +14,7 @@ from pixpress_server import settings as settings_module
 from pixpress_server.blobs import BlobStore, open_blobs
 from pixpress_server.content import Contents
 from pixpress_server.retention import Retention, collect_unreferenced_blobs, sweep
-from pixpress_server.settings import Settings, SettingsError, env_name
+from pixpress_server.settings import Settings, SettingsError
 from pixpress_server.store.opening import open_store
 
 # A blob dir's temporary file untouched this long was left by a crash, not a copy in progress.
@@ -27,30 +27,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Delete finished actions and stored outputs past their retention, and "
         "blob files nothing references. Uploads are never deleted by age.",
     )
-    for name, text in (
-        ("data_dir", "the server's data dir (default .pixpress)"),
-        ("store", "PostgreSQL URL of the shared store (default: the data dir's SQLite file)"),
-        ("blob_dir", "the directory holding the asset bytes (default: DATA_DIR/blobs)"),
-        ("blob_url", "s3://BUCKET/PREFIX holding the asset bytes, instead of --blob-dir"),
-        ("action_retention", "delete finished actions older than this (e.g. 30d)"),
-        ("output_retention", "delete stored outputs older than this (e.g. 7d)"),
-    ):
-        parser.add_argument(
-            settings_module.flag_name(name),
-            dest=name,
-            default=None,
-            metavar=name.upper(),
-            help=f"{text} [env {env_name(name)}]",
-        )
+    settings_module.add_some_arguments(
+        parser,
+        {
+            "data_dir": "the server's data dir (default .pixpress)",
+            "store": "PostgreSQL URL of the shared store (default: the data dir's SQLite file)",
+            "blob_dir": "the directory holding the asset bytes (default: DATA_DIR/blobs)",
+            "blob_url": "s3://BUCKET/PREFIX holding the asset bytes, instead of --blob-dir",
+            "action_retention": "delete finished actions older than this (e.g. 30d)",
+            "output_retention": "delete stored outputs older than this (e.g. 7d)",
+        },
+    )
     return parser
 
 
 def main(arguments: Sequence[str]) -> int:
-    parser = _parser()
-    try:
-        settings = settings_module.load(parser.parse_args(arguments))
-    except SettingsError as error:
-        parser.error(str(error))
+    settings = settings_module.parse(_parser(), arguments)
     if settings.store is None and not settings.database_path.is_file():
         print(f"pixpress-server gc: no pixpress data in {settings.data_dir}", file=sys.stderr)
         return 2

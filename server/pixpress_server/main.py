@@ -484,11 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return gc_command.main(arguments[1:])
     if arguments[:1] == ["migrate"]:
         return migrate_command.main(arguments[1:])
-    parser = _parser()
-    try:
-        settings = settings_module.load(parser.parse_args(arguments))
-    except SettingsError as error:
-        parser.error(str(error))
+    settings = settings_module.parse(_parser(), arguments)
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from pixpress_server import settings as settings_module
-from pixpress_server.settings import SettingsError, env_name
+from pixpress_server.settings import SettingsError
 from pixpress_server.store.location import display
 from pixpress_server.store.opening import migrate
 from pixpress_server.store.sqlite import SqliteStore
@@ -22,26 +22,18 @@ def _parser() -> argparse.ArgumentParser:
         prog="pixpress-server migrate",
         description="Bring the store's schema up to date and print its version.",
     )
-    for name, text in (
-        ("store", "PostgreSQL URL of the shared store (default: the data dir's SQLite file)"),
-        ("data_dir", "the server's data dir, for the SQLite store (default .pixpress)"),
-    ):
-        parser.add_argument(
-            settings_module.flag_name(name),
-            dest=name,
-            default=None,
-            metavar=name.upper(),
-            help=f"{text} [env {env_name(name)}]",
-        )
+    settings_module.add_some_arguments(
+        parser,
+        {
+            "store": "PostgreSQL URL of the shared store (default: the data dir's SQLite file)",
+            "data_dir": "the server's data dir, for the SQLite store (default .pixpress)",
+        },
+    )
     return parser
 
 
 def main(arguments: Sequence[str]) -> int:
-    parser = _parser()
-    try:
-        settings = settings_module.load(parser.parse_args(arguments))
-    except SettingsError as error:
-        parser.error(str(error))
+    settings = settings_module.parse(_parser(), arguments)
     if settings.store is None:
         asyncio.run(SqliteStore(settings.database_path).close())  # opening it migrates
         print(f"sqlite store {settings.database_path.resolve()}: up to date")

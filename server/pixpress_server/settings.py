@@ -9,7 +9,7 @@ import argparse
 import logging
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -326,9 +326,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                 flag_name(name), dest=name, action="store_const", const="true", help=help_text
             )
         else:
-            parser.add_argument(
-                flag_name(name), dest=name, default=None, metavar=name.upper(), help=help_text
-            )
+            _add_valued(parser, name, help_text)
+
+
+def add_some_arguments(parser: argparse.ArgumentParser, helps: Mapping[str, str]) -> None:
+    """Add the --flags of a subcommand's few settings, each with the help given here."""
+    for name, text in helps.items():
+        _add_valued(parser, name, f"{text} [env {env_name(name)}]")
+
+
+def _add_valued(parser: argparse.ArgumentParser, name: str, help_text: str) -> None:
+    parser.add_argument(
+        flag_name(name), dest=name, default=None, metavar=name.upper(), help=help_text
+    )
+
+
+def parse(parser: argparse.ArgumentParser, arguments: Sequence[str]) -> Settings:
+    """Settings from the command line `parser` reads; a wrong value exits with the usage, as
+    argparse's own errors do."""
+    try:
+        return load(parser.parse_args(arguments))
+    except SettingsError as error:
+        parser.error(str(error))
 
 
 def load(arguments: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Settings:
