@@ -7,6 +7,7 @@ drain gate, authentication and the malformed-message check are each one of these
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ Behaviour = Callable[..., Any]
 # receives instead; raises a PixpressServerError to refuse the call.
 Check = Callable[[Any, Context], Awaitable[Any]]
 Deserializer = Callable[[bytes], Any]
+# Given a handler's behaviour, the behaviour to serve it with.
+Wrapping = Callable[[Behaviour], Behaviour]
 # Given a call's handler and details, the handler to serve it with.
 Guarding = Callable[["Handler", grpc.HandlerCallDetails], "Handler"]
 
@@ -59,23 +62,39 @@ def guard(
     handler: Handler, check: Check, request_deserializer: Deserializer | None = None
 ) -> Handler:
     """The same handler with `check` run first (and another request deserializer if given)."""
+    return rewrapped(
+        handler,
+        functools.partial(_unary_out, check=check),
+        functools.partial(_streaming_out, check=check),
+        request_deserializer,
+    )
+
+
+def rewrapped(
+    handler: Handler,
+    unary_out: Wrapping,
+    streaming_out: Wrapping,
+    request_deserializer: Deserializer | None = None,
+) -> Handler:
+    """The same handler, its behaviour wrapped by `unary_out` when it answers once and by
+    `streaming_out` when it streams its answers (and another request deserializer if given)."""
     deserializer = request_deserializer or handler.request_deserializer
     serializer = handler.response_serializer
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
-            _unary_out(handler.unary_unary, check), deserializer, serializer
+            unary_out(handler.unary_unary), deserializer, serializer
         )
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
-            _streaming_out(handler.unary_stream, check), deserializer, serializer
+            streaming_out(handler.unary_stream), deserializer, serializer
         )
     if handler.stream_unary is not None:
         return grpc.stream_unary_rpc_method_handler(
-            _unary_out(handler.stream_unary, check), deserializer, serializer
+            unary_out(handler.stream_unary), deserializer, serializer
         )
     assert handler.stream_stream is not None
     return grpc.stream_stream_rpc_method_handler(
-        _streaming_out(handler.stream_stream, check), deserializer, serializer
+        streaming_out(handler.stream_stream), deserializer, serializer
     )
 
 

@@ -4,12 +4,15 @@ by an abort, a cancellation or a passed deadline) and its duration to the last m
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
+
+from pixpress_server.servicers.guard import rewrapped
 
 if TYPE_CHECKING:
     from pixpress_server.servicers.errors import Context
@@ -71,23 +74,10 @@ def _streaming_out(behaviour: Behaviour, method: str, record: Record) -> Behavio
 
 def metered(handler: Handler, method: str, record: Record) -> Handler:
     """The same handler, each call recorded when it ends."""
-    deserializer = handler.request_deserializer
-    serializer = handler.response_serializer
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(
-            _unary_out(handler.unary_unary, method, record), deserializer, serializer
-        )
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _streaming_out(handler.unary_stream, method, record), deserializer, serializer
-        )
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _unary_out(handler.stream_unary, method, record), deserializer, serializer
-        )
-    assert handler.stream_stream is not None
-    return grpc.stream_stream_rpc_method_handler(
-        _streaming_out(handler.stream_stream, method, record), deserializer, serializer
+    return rewrapped(
+        handler,
+        functools.partial(_unary_out, method=method, record=record),
+        functools.partial(_streaming_out, method=method, record=record),
     )
 
 
