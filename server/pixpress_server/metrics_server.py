@@ -3,26 +3,13 @@ a small uvicorn server in the gRPC server's event loop, over the replica's regis
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Iterator
-
 import uvicorn
 from prometheus_client import CollectorRegistry, make_asgi_app
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from pixpress_server.http.serve import bind
-from pixpress_server.settings import SettingsError
+from pixpress_server.http.serve import EmbeddedUvicorn, bind
 
 METRICS_PATH = "/metrics"
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the gRPC server's handlers stop it."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def metrics_app(registry: CollectorRegistry) -> ASGIApp:
@@ -47,11 +34,10 @@ def metrics_app(registry: CollectorRegistry) -> ASGIApp:
     return app
 
 
-class MetricsServer:
+class MetricsServer(EmbeddedUvicorn):
     """Bound at construction (port 0 is known before anything is printed)."""
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
-        self._socket = bind(host, port, "--metrics-port")
         config = uvicorn.Config(
             metrics_app(registry),
             log_config=None,
@@ -60,27 +46,4 @@ class MetricsServer:
             server_header=False,
             timeout_graceful_shutdown=1,
         )
-        self._server = _EmbeddedServer(config)
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._socket.getsockname()[1])
-
-    async def start(self) -> None:
-        """Serve; returns once uvicorn accepts connections."""
-        self._task = asyncio.get_running_loop().create_task(
-            self._server.serve(sockets=[self._socket])
-        )
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise SettingsError("the metrics server stopped while starting")
-            await asyncio.sleep(0.01)
-
-    async def stop(self) -> None:
-        if self._task is None:
-            self._socket.close()
-            return
-        self._server.should_exit = True
-        await self._task
+        super().__init__(config, bind(host, port, "--metrics-port"), "metrics server")

@@ -1,5 +1,6 @@
 """uvicorn serving the HTTP app inside the gRPC server's event loop, on a socket bound first
-(so port 0 is known before anything is printed), with the same TLS files as gRPC."""
+(so port 0 is known before anything is printed), with the same TLS files as gRPC; the
+embedding serves /metrics (metrics_server.py) too."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the gRPC server's handlers stop both."""
+    """uvicorn without its own signal handlers: the gRPC server's handlers stop it."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -45,7 +46,41 @@ def bind(host: str, port: int, flag: str = "--http-port") -> socket.socket:
     return sock
 
 
-class HttpServer:
+class EmbeddedUvicorn:
+    """uvicorn serving `config`'s app on `sock` in the running event loop; `name` says which
+    server in errors."""
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket, name: str) -> None:
+        self._server = _EmbeddedServer(config)
+        self._socket = sock
+        self._name = name
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._socket.getsockname()[1])
+
+    async def start(self) -> None:
+        """Serve; returns once uvicorn accepts connections."""
+        self._task = asyncio.get_running_loop().create_task(
+            self._server.serve(sockets=[self._socket])
+        )
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises uvicorn's startup error
+                raise SettingsError(f"the {self._name} stopped while starting")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop accepting; in-flight requests get the config's graceful shutdown time."""
+        if self._task is None:
+            self._socket.close()
+            return
+        self._server.should_exit = True
+        await self._task
+
+
+class HttpServer(EmbeddedUvicorn):
     def __init__(self, app: FastAPI, settings: Settings, sock: socket.socket) -> None:
         tls: dict[str, object] = {}
         if settings.tls_cert is not None:
@@ -62,31 +97,7 @@ class HttpServer:
             lifespan="off",
             server_header=False,
             proxy_headers=False,
-            timeout_graceful_shutdown=int(settings.shutdown_grace),
+            timeout_graceful_shutdown=int(settings.shutdown_grace),  # in-flight requests
             **tls,  # type: ignore[arg-type]
         )
-        self._server = _EmbeddedServer(config)
-        self._socket = sock
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._socket.getsockname()[1])
-
-    async def start(self) -> None:
-        """Serve; returns once uvicorn accepts connections."""
-        self._task = asyncio.get_running_loop().create_task(
-            self._server.serve(sockets=[self._socket])
-        )
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()  # raises uvicorn's startup error
-                raise SettingsError("the HTTP server stopped while starting")
-            await asyncio.sleep(0.01)
-
-    async def stop(self) -> None:
-        """Stop accepting; in-flight requests get --shutdown-grace to finish."""
-        if self._task is None:
-            return
-        self._server.should_exit = True
-        await self._task
+        super().__init__(config, sock, "HTTP server")
