@@ -118,22 +118,10 @@ class ActionTracker:
         """The heartbeat: extend the lease of every action this replica holds."""
         return await self._store.renew_leases(self.lease())
 
-    async def create(
-        self, owner: str, request: ActionRequestData, background: bool = False
-    ) -> ActionRecord:
-        """A QUEUED action: held by this replica, or `background`, for any replica to claim."""
-        action = ActionRecord(
-            id=new_id(),
-            route_id=self._route_id,
-            owner=owner,
-            status=ActionStatus.QUEUED,
-            request=request,
-            created=utc_now(),
-        )
-        if background:
-            await self._store.add_action(action, background=True)
-        else:
-            await self._store.add_action(action, self.lease())
+    async def create(self, owner: str, request: ActionRequestData) -> ActionRecord:
+        """A QUEUED action, held by this replica."""
+        action = self._new(owner, request)
+        await self._store.add_action(action, self.lease())
         return action
 
     async def queue(
@@ -141,7 +129,12 @@ class ActionTracker:
     ) -> ActionRecord | None:
         """A QUEUED background action for any replica to claim; None (nothing recorded) when
         the owner already has `max_pending` unfinished background actions."""
-        action = ActionRecord(
+        action = self._new(owner, request)
+        added = await self._store.add_action(action, background=True, max_owner_pending=max_pending)
+        return action if added else None
+
+    def _new(self, owner: str, request: ActionRequestData) -> ActionRecord:
+        return ActionRecord(
             id=new_id(),
             route_id=self._route_id,
             owner=owner,
@@ -149,8 +142,6 @@ class ActionTracker:
             request=request,
             created=utc_now(),
         )
-        added = await self._store.add_action(action, background=True, max_owner_pending=max_pending)
-        return action if added else None
 
     async def get(self, owner: str, action_id: str) -> ActionRecord:
         action = await self._store.get_action(owner, checked_id(action_id, "action"))
