@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
+
+from tests.loopback import free_port, missing
 
 ACCESS_KEY, SECRET_KEY, REGION = "testing", "testing", "us-east-1"
 START_SECONDS = 60.0
@@ -47,6 +47,14 @@ class MotoS3:
             "AWS_DEFAULT_REGION": REGION,
         }
 
+    @contextmanager
+    def exported(self) -> Iterator[None]:
+        """`environment` in os.environ meanwhile: a server started inside inherits it."""
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in self.environment.items():
+                patch.setenv(name, value)
+            yield
+
     def client(self) -> Any:
         return boto3.session.Session().client(
             "s3",
@@ -58,28 +66,19 @@ class MotoS3:
 
 
 def moto_binary() -> str | None:
-    """moto_server next to this Python (the venv), else on PATH; None (a skip outside CI)."""
+    """moto_server next to this Python (the venv), else on PATH, else None."""
     beside = Path(sys.executable).with_name("moto_server")
-    found = str(beside) if beside.exists() else shutil.which("moto_server")
-    if found is None and os.environ.get("CI"):
-        raise AssertionError("moto_server is missing: pip install -e '.[dev]' installs it")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return str(beside) if beside.exists() else shutil.which("moto_server")
 
 
 @contextmanager
-def running_moto(directory: Path) -> Iterator[MotoS3]:
-    """Start moto_server in `directory`, wait until it answers S3 calls, stop it after."""
-    binary = moto_binary()
-    if binary is None:
-        pytest.skip("moto_server is not installed (pip install 'moto[server]'); CI runs it")
-    port = _free_port()
+def running_moto(directory: Path, *buckets: str) -> Iterator[MotoS3]:
+    """Start moto_server in `directory`, wait until it answers S3 calls, create `buckets`,
+    stop it after."""
+    binary = moto_binary() or missing(
+        "moto_server is not installed: pip install -e '.[dev]' installs moto[server]"
+    )
+    port = free_port()
     log_path = directory / "moto.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -91,6 +90,8 @@ def running_moto(directory: Path) -> Iterator[MotoS3]:
     moto = MotoS3(f"http://127.0.0.1:{port}", process)
     try:
         _wait_ready(moto, process, log_path)
+        for bucket in buckets:
+            moto.client().create_bucket(Bucket=bucket)
         yield moto
     finally:
         moto.stop()

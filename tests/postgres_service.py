@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,10 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
+from pixpress_server.store.notifications import APPLICATION_NAME
+
+from tests.loopback import free_port, missing
 
 _BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 _START_TIMEOUT = 60.0
+
+
+def require_postgres() -> Path:
+    """The bin dir, or a skip (a failure in CI) when PostgreSQL is not installed."""
+    return postgres_bin() or missing("PostgreSQL is not installed: apt-get install postgresql")
 
 
 def postgres_bin() -> Path | None:
@@ -28,13 +34,6 @@ def postgres_bin() -> Path | None:
     given = os.environ.get("PIXPRESS_TEST_PG_BIN")
     candidates = [Path(given)] if given else _BIN_DIRS
     return next((path for path in candidates if (path / "initdb").is_file()), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _cluster_user() -> dict[str, Any]:
@@ -92,11 +91,7 @@ class PostgresServer:
 
 def start_postgres() -> PostgresServer:
     """Start a cluster, or skip (fail in CI) when PostgreSQL is not installed."""
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (apt-get install postgresql)")
-        pytest.skip("PostgreSQL is not installed: apt-get install postgresql")
+    bin_dir = require_postgres()
     directory = Path(tempfile.mkdtemp(prefix="pixpress-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "nobody", "nogroup")
@@ -109,7 +104,7 @@ def start_postgres() -> PostgresServer:
         timeout=120,
         **_cluster_user(),
     )
-    port = _free_port()
+    port = free_port()
     options = {"listen_addresses": "127.0.0.1", "fsync": "off", "max_connections": "200"}
     command = [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(directory)]
     for name, value in options.items():
@@ -133,3 +128,14 @@ def _wait_until_ready(server: PostgresServer) -> None:
                 server.stop()
                 raise RuntimeError(f"PostgreSQL did not start:\n{server_log}") from None
             time.sleep(0.2)
+
+
+def listener_pids(database_url: str) -> list[int]:
+    """Backend pids of pixpress's LISTEN connections on the database, in order."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
+            "AND datname = current_database()",
+            (APPLICATION_NAME,),
+        ).fetchall()
+    return sorted(row[0] for row in rows)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.loopback import free_port, missing
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
 TEMPLATE = DEPLOY / "pixpress.conf.template"
@@ -49,18 +49,7 @@ def nginx_binary() -> str:
     found = shutil.which("nginx") or next(
         (path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None
     )
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed: .ci/run installs Debian's nginx package")
-        pytest.skip("nginx is not installed (apt-get install nginx); CI installs it")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return found or missing("nginx is not installed: apt-get install nginx (.ci/run does in CI)")
 
 
 def _main_config(prefix: Path, site: Path, http_directives: str = "") -> str:
@@ -130,7 +119,7 @@ def _start(
     timeout: float,
     http_directives: str = "",
 ) -> NginxProcess:
-    grpc_address, http_address = (f"127.0.0.1:{_free_port()}" for _ in range(2))
+    grpc_address, http_address = (f"127.0.0.1:{free_port()}" for _ in range(2))
     site = prefix / "pixpress.conf"
     site.write_text(render(grpc_address, http_address, grpc, http))
     config = prefix / "nginx.conf"

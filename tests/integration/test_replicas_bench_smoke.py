@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -16,15 +15,12 @@ import pytest
 
 from tests.integration.nginx_process import nginx_binary
 from tests.integration.test_bench_smoke import REPO, run_smoke
-from tests.postgres_service import postgres_bin
+from tests.postgres_service import require_postgres
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    if postgres_bin() is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is not installed (apt-get install postgresql)")
-        pytest.skip("PostgreSQL is not installed: apt-get install postgresql")
+    require_postgres()
     nginx_binary()
     out = tmp_path_factory.mktemp("replicas-bench")
     return run_smoke("benchmarks.replicas", out), out
