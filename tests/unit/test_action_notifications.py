@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 import pytest_asyncio
 from pixpress_server.actions import ActionTracker
-from pixpress_server.store.notifications import APPLICATION_NAME, ActionChanges
+from pixpress_server.store.notifications import ActionChanges
 from pixpress_server.store.postgres import PostgresStore
 from pixpress_server.store.records import (
     ActionErrorData,
@@ -25,7 +25,7 @@ from pixpress_server.store.records import (
 )
 from pixpress_server.store.sqlite import SqliteStore
 
-from tests.postgres_service import PostgresServer
+from tests.postgres_service import PostgresServer, listener_pids
 from tests.unit.test_content_store import ROUTE, action
 
 WAIT = 30.0  # generous: a loaded 2-core machine; a heard change takes milliseconds
@@ -84,17 +84,6 @@ async def listening(store: PostgresStore) -> Heard:
     return heard
 
 
-def listeners(database: str) -> list[int]:
-    """Backend pids of the listening connections on `database`."""
-    with psycopg.connect(database) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
-            "AND datname = current_database()",
-            (APPLICATION_NAME,),
-        ).fetchall()
-    return [row[0] for row in rows]
-
-
 async def test_each_status_change_is_heard_by_another_replica_and_nothing_else(
     writer: PostgresStore, reader: PostgresStore
 ) -> None:
@@ -142,7 +131,7 @@ async def test_the_listener_comes_back_after_its_connection_is_terminated(
     heard = await listening(reader)
     row = action()
     await writer.add_action(row)
-    [pid] = listeners(database)
+    [pid] = listener_pids(database)
     with psycopg.connect(database) as conn:
         assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
     # A new connection re-reads everything (None): changes made meanwhile are not missed.
@@ -150,20 +139,20 @@ async def test_the_listener_comes_back_after_its_connection_is_terminated(
     assert reader.changes.connections == 2
     assert await writer.update_action(row.id, ActionStatus.RUNNING, utc_now())
     await heard.until(lambda ids: row.id in ids, "a change after the reconnection")
-    new_pids = listeners(database)
+    new_pids = listener_pids(database)
     assert len(new_pids) == 1 and new_pids != [pid]
 
 
 async def test_closing_the_store_ends_its_listener_and_leaves_no_task(database: str) -> None:
     store = await PostgresStore.connect(database)
     heard = await listening(store)
-    assert len(listeners(database)) == 1
+    assert len(listener_pids(database)) == 1
     await store.close()
     assert asyncio.all_tasks() == {asyncio.current_task()}
     deadline = time.monotonic() + WAIT  # the backend ends a moment after the socket closes
-    while listeners(database) and time.monotonic() < deadline:
+    while listener_pids(database) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    assert listeners(database) == []
+    assert listener_pids(database) == []
     assert heard.ids == [None]
 
 
@@ -186,10 +175,12 @@ async def next_within(changes: AsyncIterator[ActionRecord], seconds: float) -> A
     return await asyncio.wait_for(anext(changes), seconds)
 
 
-async def test_a_tracker_watching_on_one_replica_sees_another_replicas_change_at_once(
+async def watching_a_queued_action(
     writer: PostgresStore, reader: PostgresStore
-) -> None:
-    # Refreshing every 10 minutes: only the notification can deliver the change in time.
+) -> tuple[ActionRecord, AsyncGenerator[ActionRecord, None]]:
+    """An action added through the writer, watched through a tracker on the reader that has
+    seen it QUEUED."""
+    # Refreshing every 10 minutes: only the notification can deliver a change in time.
     tracker = ActionTracker(reader, ROUTE, watch_refresh=600)
     reader.on_action_changed(tracker.wake)
     assert await reader.changes.listening(WAIT)
@@ -197,6 +188,13 @@ async def test_a_tracker_watching_on_one_replica_sees_another_replicas_change_at
     await writer.add_action(row)
     changes = tracker.watch("alice", row.id)
     assert (await next_within(changes, WAIT)).status is ActionStatus.QUEUED
+    return row, changes
+
+
+async def test_a_tracker_watching_on_one_replica_sees_another_replicas_change_at_once(
+    writer: PostgresStore, reader: PostgresStore
+) -> None:
+    row, changes = await watching_a_queued_action(writer, reader)
     for status in (ActionStatus.RUNNING, ActionStatus.CANCELLED):
         changed = utc_now()
         error = CANCELLED if status.is_terminal else None
@@ -210,16 +208,10 @@ async def test_a_tracker_watching_on_one_replica_sees_another_replicas_change_at
 async def test_a_change_made_while_the_listener_is_away_reaches_watchers_when_it_is_back(
     postgres: PostgresServer, database: str, writer: PostgresStore, reader: PostgresStore
 ) -> None:
-    tracker = ActionTracker(reader, ROUTE, watch_refresh=600)
-    reader.on_action_changed(tracker.wake)
-    assert await reader.changes.listening(WAIT)
-    row = action()
-    await writer.add_action(row)
-    changes = tracker.watch("alice", row.id)
-    assert (await next_within(changes, WAIT)).status is ActionStatus.QUEUED
+    row, changes = await watching_a_queued_action(writer, reader)
     pending = asyncio.ensure_future(anext(changes))
     name = database.rsplit("/", 1)[1]
-    [pid] = listeners(database)
+    [pid] = listener_pids(database)
     with psycopg.connect(postgres.url(), autocommit=True) as admin:
         # No new connection to the database: the listener stays away, the writer's pool stays.
         admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'.encode())
