@@ -6,15 +6,14 @@ replica with one slot takes the owners' queued actions in turns."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from pixpress import ActionStatus, Client, PixpressError
 
+from tests.integration.replicas import start_replicas, stop_all, store_key
 from tests.integration.server_process import ServerProcess, create_key, start_server
 from tests.integration.server_process import http_client as http
 from tests.postgres_service import PostgresServer
@@ -113,18 +112,6 @@ def test_a_cancelled_action_frees_its_place_under_the_bound(
 # replica that does the work takes the owners in turns.
 
 
-def pixpress_server(*arguments: str) -> str:
-    created = subprocess.run(
-        [sys.executable, "-m", "pixpress_server.main", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def store_url(postgres: PostgresServer) -> str:
     return postgres.new_database()
@@ -137,30 +124,20 @@ def replicas(
     """Two replicas without background slots on one store and one blob directory; a test
     starts a third to do the work."""
     root = tmp_path_factory.mktemp("pending-replicas")
-    started: list[ServerProcess] = []
-    for n in range(2):
-        started.append(replica(root, n, store_url, "--background-slots", "0"))
+    started = replicas_on(root, range(2), store_url, "--background-slots", "0")
     yield started
-    for process in started:
-        process.stop()
+    stop_all(started)
 
 
-def replica(root: Path, n: int, store_url: str, *arguments: str) -> ServerProcess:
-    data_dir = root / f"replica-{n}"
-    data_dir.mkdir()
-    return start_server(
-        data_dir,
-        [
-            "--workers",
-            "1",
-            "--store",
-            store_url,
-            "--blob-dir",
-            str(root / "blobs"),
-            "--max-pending-per-owner",
-            str(BOUND),
-            *arguments,
-        ],
+def replicas_on(
+    root: Path, numbers: Iterable[int], store_url: str, *arguments: str
+) -> list[ServerProcess]:
+    """Replicas with the pending bound, data dirs `root/replica-N`, blobs in `root/blobs`."""
+    return start_replicas(
+        [root / f"replica-{n}" for n in numbers],
+        store_url,
+        *("--max-pending-per-owner", str(BOUND), *arguments),
+        blob_dir=root / "blobs",
     )
 
 
@@ -168,8 +145,7 @@ def test_the_pending_bound_counts_every_replicas_submits_and_owners_take_turns(
     replicas: list[ServerProcess], store_url: str, photo: Path
 ) -> None:
     first, second = replicas
-    alice = pixpress_server("keys", "create", "--store", store_url, "--owner", "alice")
-    bob = pixpress_server("keys", "create", "--store", store_url, "--owner", "bob")
+    alice, bob = store_key(store_url, "alice"), store_key(store_url, "bob")
     with (
         Client(first.address, api_key=alice) as alice_first,
         Client(second.address, api_key=alice) as alice_second,
@@ -183,7 +159,7 @@ def test_the_pending_bound_counts_every_replicas_submits_and_owners_take_turns(
         bob_asset = bob_second.assets.upload(photo)
         bob_queued = [submit(bob_second, bob_asset.id, 60 + n) for n in range(2)]
         # One slot does all the work: it takes alice's oldest, then bob's, then alice's...
-        worker = replica(first.data_dir.parent, 2, store_url, "--background-slots", "1")
+        (worker,) = replicas_on(first.data_dir.parent, [2], store_url, "--background-slots", "1")
         try:
             done = [alice_first.actions.wait(a, timeout=WAIT) for a in alice_queued]
             done += [bob_second.actions.wait(b, timeout=WAIT) for b in bob_queued]

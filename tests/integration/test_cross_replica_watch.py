@@ -4,8 +4,6 @@ minutes here; after its listening connection is terminated, a replica listens ag
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,10 +16,10 @@ import psycopg
 import pytest
 from pixpress import Action, ActionStatus, Client
 from pixpress.v1 import actions_pb2
-from pixpress_server.store.notifications import APPLICATION_NAME
 
-from tests.integration.server_process import ServerProcess, Stubs, start_server
-from tests.postgres_service import PostgresServer
+from tests.integration.replicas import start_replicas, stop_all, store_key
+from tests.integration.server_process import ServerProcess, Stubs
+from tests.postgres_service import PostgresServer, listener_pids
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PNG = FIXTURES / "png" / "kodim23.png"
@@ -39,16 +37,7 @@ def store_url(postgres: PostgresServer) -> str:
 
 @pytest.fixture(scope="module")
 def key(store_url: str) -> str:
-    created = subprocess.run(
-        [sys.executable, "-m", "pixpress_server.main", "keys", "create"]
-        + ["--store", store_url, "--owner", "alice"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip()
+    return store_key(store_url, "alice")
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +48,16 @@ def replicas(
     where the watchers are."""
     root = tmp_path_factory.mktemp("replicas")
     shared = root / "blobs"  # the shared mount every replica reaches asset bytes on
-    shared.mkdir()
+    refresh = ("--watch-refresh-seconds", str(REFRESH_SECONDS))
     started: list[ServerProcess] = []
     try:
         for name, slots in (("a", "1"), ("b", "0")):
-            data_dir = root / name
-            data_dir.mkdir()
-            (data_dir / "blobs").symlink_to(shared, target_is_directory=True)
-            arguments = ["--workers", "1", "--background-slots", slots, "--store", store_url]
-            arguments += ["--watch-refresh-seconds", str(REFRESH_SECONDS)]
-            started.append(start_server(data_dir, arguments))
+            started += start_replicas(
+                [root / name], store_url, "--background-slots", slots, *refresh, blob_dir=shared
+            )
         yield started[0], started[1]
     finally:
-        for server in started:
-            server.stop()
+        stop_all(started)
 
 
 @dataclass
@@ -212,21 +197,11 @@ def test_changes_made_by_one_replica_reach_the_watchers_on_another_at_once(
     assert all(delay < BOUND for _, _, delay in found), found
 
 
-def listening_pids(store_url: str) -> list[int]:
-    with psycopg.connect(store_url) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = %s "
-            "AND datname = current_database()",
-            (APPLICATION_NAME,),
-        ).fetchall()
-    return sorted(row[0] for row in rows)
-
-
 def test_after_its_listening_connection_is_terminated_a_replica_hears_changes_again(
     replicas: tuple[ServerProcess, ServerProcess], key: str, store_url: str
 ) -> None:
     worker, front = replicas
-    before = listening_pids(store_url)
+    before = listener_pids(store_url)
     assert len(before) == 2  # one per replica
     with psycopg.connect(store_url) as conn:
         conn.execute(
@@ -234,12 +209,12 @@ def test_after_its_listening_connection_is_terminated_a_replica_hears_changes_ag
         )
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
-        after = listening_pids(store_url)
+        after = listener_pids(store_url)
         if len(after) == 2 and not set(after) & set(before):
             break
         time.sleep(0.1)
     else:
-        raise AssertionError(f"the replicas did not listen again: {listening_pids(store_url)}")
+        raise AssertionError(f"the replicas did not listen again: {listener_pids(store_url)}")
     first, second = submit(worker, key, 2)
     found = measured(worker, key, watch_all(front, key, [first, second]))
     print("\ndelays after reconnecting (s):", [(e, str(s), round(d, 3)) for e, s, d in found])

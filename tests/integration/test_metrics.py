@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ from pixpress import Client, PixpressError
 from pixpress.v1 import compress_pb2, compress_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.integration.replicas import start_replicas, stop_all, store_key
 from tests.integration.server_process import (
     ServerProcess,
     create_key,
@@ -37,7 +36,6 @@ from tests.postgres_service import PostgresServer
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 JPEG = (FIXTURES / "jpeg" / "Landscape_1.jpg").read_bytes()
 PNG = (FIXTURES / "png" / "kodim23.png").read_bytes()
-METRICS_LISTENING = "pixpress metrics on "
 COMPRESS = "/pixpress.v1.CompressService/Compress"
 MAX_QUEUE = 17
 WAIT = 60.0
@@ -70,10 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module")
 def metrics_address(server: ServerProcess) -> str:
     """HOST:PORT of /metrics: the line printed right after the HTTP API's."""
-    assert server.process.stdout is not None
-    line = server.process.stdout.readline()
-    assert line.startswith(METRICS_LISTENING), line
-    return line[len(METRICS_LISTENING) :].strip()
+    return printed_metrics_address(server)
 
 
 @pytest.fixture(scope="module")
@@ -295,25 +290,15 @@ def replicas(
     """Two replicas on one PostgreSQL store, neither taking background work (what is queued
     stays queued), and a key for both."""
     store_url = postgres.new_database()
+    key = store_key(store_url, "alice")
     root = tmp_path_factory.mktemp("depth-replicas")
-    started: list[ServerProcess] = []
-    try:
-        for name in ("a", "b"):
-            arguments = ["--workers", "1", "--background-slots", "0", "--store", store_url]
-            started.append(start_server(root / name, [*arguments, "--metrics-port", "0"]))
-        keys = [sys.executable, "-m", "pixpress_server.main", "keys", "create"]
-        created = subprocess.run(
-            [*keys, "--store", store_url, "--owner", "alice"],
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
-        )
-        assert created.returncode == 0, created.stderr
-        yield started[0], started[1], created.stdout.strip()
-    finally:
-        for replica in started:
-            replica.stop()
+    started = start_replicas(
+        [root / name for name in ("a", "b")],
+        store_url,
+        *("--background-slots", "0", "--metrics-port", "0"),
+    )
+    yield started[0], started[1], key
+    stop_all(started)
 
 
 def test_the_background_depth_is_the_stores_every_replicas(

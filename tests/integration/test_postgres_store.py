@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,21 +21,12 @@ from pixpress_server.store import migrations
 from pixpress_server.store.migrations import MIGRATIONS
 from pixpress_server.store.postgres import POOL_WAIT, PostgresStore
 
-from tests.integration.server_process import ServerProcess, Stubs, start_server
+from tests.integration.replicas import pixpress_server, start_replicas, stop_all
+from tests.integration.server_process import ServerProcess, Stubs
 from tests.postgres_service import PostgresServer, start_postgres
 
 JPEG = Path(__file__).resolve().parents[1] / "fixtures" / "jpeg" / "Landscape_1.jpg"
 LATEST = MIGRATIONS[-1].version
-
-
-def pixpress_server(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pixpress_server.main", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def test_two_migrates_at_once_apply_each_migration_once(postgres: PostgresServer) -> None:
@@ -91,15 +80,10 @@ def replicas(
     store_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[ServerProcess]]:
     """Two servers (each its own data dir) on the one store; started one after the other."""
-    started: list[ServerProcess] = []
-    try:
-        for name in ("replica-a", "replica-b"):
-            data_dir = tmp_path_factory.mktemp(name)
-            started.append(start_server(data_dir, ["--workers", "1", "--store", store_url]))
-        yield started
-    finally:
-        for server in started:
-            assert server.stop() == 0, server.log
+    data_dirs = [tmp_path_factory.mktemp(name) for name in ("replica-a", "replica-b")]
+    started = start_replicas(data_dirs, store_url)
+    yield started
+    assert stop_all(started) == [0, 0], [server.log for server in started]
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ one is downloaded, compressed and deleted through the other; no replica keeps by
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +12,12 @@ import grpc
 import pytest
 from pixpress.v1 import actions_pb2, assets_pb2
 
+from tests.integration.replicas import start_replicas, stop_all, store_key
 from tests.integration.server_process import (
     ServerProcess,
     Stubs,
     http_client,
     keyed_channel,
-    start_server,
 )
 from tests.integration.test_platform_server import (
     download,
@@ -38,8 +36,7 @@ BUCKET, PREFIX = "pixpress-shared", "blobs"
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    with running_moto(tmp_path_factory.mktemp("moto")) as service:
-        service.client().create_bucket(Bucket=BUCKET)
+    with running_moto(tmp_path_factory.mktemp("moto"), BUCKET) as service:
         yield service
 
 
@@ -48,27 +45,12 @@ def replicas(
     moto: MotoS3, postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[list[ServerProcess], str]]:
     store = postgres.new_database()
-    command = ["keys", "create", "--store", store, "--owner", "alice"]
-    created = subprocess.run(
-        [sys.executable, "-m", "pixpress_server.main", *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    started: list[ServerProcess] = []
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in moto.environment.items():
-            patch.setenv(name, value)
-        try:
-            for name in ("replica-a", "replica-b"):
-                args = ["--workers", "1", "--store", store, "--blob-url", f"s3://{BUCKET}/{PREFIX}"]
-                started.append(start_server(tmp_path_factory.mktemp(name), args))
-            yield started, created.stdout.strip()
-        finally:
-            for server in started:
-                server.stop()
+    key = store_key(store, "alice")
+    with moto.exported():
+        data_dirs = [tmp_path_factory.mktemp(name) for name in ("replica-a", "replica-b")]
+        started = start_replicas(data_dirs, store, "--blob-url", f"s3://{BUCKET}/{PREFIX}")
+    yield started, key
+    stop_all(started)
 
 
 def stubs_of(server: ServerProcess, key: str) -> Stubs:

@@ -8,12 +8,10 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import grpc
 import pytest
 from pixpress.v1 import actions_pb2, assets_pb2
 
+from tests.integration.replicas import pixpress_server, start_replicas, stop_all, store_key
 from tests.integration.server_process import (
     ServerProcess,
     Stubs,
@@ -47,21 +46,6 @@ JPEGS = [(FIXTURES / "jpeg" / f"Landscape_{n}.jpg").read_bytes() for n in (1, 2,
 STRAY = "ab" + "0" * 62  # a blob file no asset names, as a crash between link and row leaves
 TIMEOUT = 120
 PRIVATE_BLOBS = "the store is shared (--store) but asset bytes stay in this replica's"
-
-
-def pixpress_server(
-    *arguments: str, prefix: Sequence[str] = ()
-) -> subprocess.CompletedProcess[str]:
-    """`pixpress-server ARGUMENTS` to completion, without the caller's PIXPRESS_* variables."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PIXPRESS_")}
-    return subprocess.run(
-        [*prefix, sys.executable, "-m", "pixpress_server.main", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        env=environ,
-    )
 
 
 def blob_path(blob_dir: Path, data: bytes) -> Path:
@@ -106,18 +90,12 @@ def replicas(
     postgres: PostgresServer, shared_mount: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Replicas]:
     store = postgres.new_database()
-    created = pixpress_server("keys", "create", "--store", store, "--owner", "alice")
-    assert created.returncode == 0, created.stderr
+    key = store_key(store, "alice")
     blob_dir = shared_mount / "pixpress" / "blobs"  # not there yet: the first replica makes it
-    started: list[ServerProcess] = []
-    try:
-        for name in ("replica-a", "replica-b"):
-            arguments = ["--workers", "1", "--store", store, "--blob-dir", str(blob_dir)]
-            started.append(start_server(tmp_path_factory.mktemp(name), arguments))
-        yield Replicas(started, created.stdout.strip(), store, blob_dir)
-    finally:
-        for server in started:
-            server.stop()
+    data_dirs = [tmp_path_factory.mktemp(name) for name in ("replica-a", "replica-b")]
+    started = start_replicas(data_dirs, store, blob_dir=blob_dir)
+    yield Replicas(started, key, store, blob_dir)
+    stop_all(started)
 
 
 def test_an_asset_uploaded_through_one_replica_downloads_through_the_other(

@@ -6,29 +6,26 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from pixpress import Action, ActionStatus, Client
 from pixpress.v1 import actions_pb2
 
 from tests.integration.nginx_process import NginxProcess, start_nginx
+from tests.integration.replicas import rows, start_replicas, stop_all, store_key, wait_until
 from tests.integration.server_process import (
     ServerProcess,
     Stubs,
     keyed_channel,
     kill_server,
     metrics_address,
-    start_server,
 )
 from tests.integration.test_metrics import scrape, value
 from tests.postgres_service import PostgresServer
@@ -76,38 +73,23 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def create_key(store_url: str, owner: str) -> str:
-    command = ["keys", "create", "--store", store_url, "--owner", owner]
-    created = subprocess.run(
-        [sys.executable, "-m", "pixpress_server.main", *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def cluster(
     postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     store_url = postgres.new_database()
-    key = create_key(store_url, "alice")
+    key = store_key(store_url, "alice")
     blob_dir = tmp_path_factory.mktemp("shared-blobs")
-    arguments = [
-        *("--workers", "1", "--background-slots", "1"),
-        *("--lease-seconds", str(LEASE_SECONDS), "--metrics-port", "0"),
-        *("--store", store_url, "--blob-dir", str(blob_dir)),
-    ]
-    data_dirs = [tmp_path_factory.mktemp(f"replica-{n}") for n in (1, 2, 3)]
-    with ThreadPoolExecutor(3) as pool:  # all three migrate and start at once
-        starting = [pool.submit(start_server, data_dir, arguments) for data_dir in data_dirs]
-    started = [future.result() for future in starting if future.exception() is None]
+    started = start_replicas(
+        [tmp_path_factory.mktemp(f"replica-{n}") for n in (1, 2, 3)],
+        store_url,
+        *("--background-slots", "1", "--lease-seconds", str(LEASE_SECONDS)),
+        *("--metrics-port", "0"),
+        blob_dir=blob_dir,
+        at_once=True,  # all three migrate and start at once
+    )
     nginx: NginxProcess | None = None
     try:
-        assert len(started) == 3, [str(future.exception()) for future in starting]
         metrics = [metrics_address(replica) for replica in started]
         nginx = start_nginx(
             tmp_path_factory.mktemp("nginx"),
@@ -118,13 +100,7 @@ def cluster(
     finally:
         if nginx is not None:
             nginx.stop()
-        for replica in started:
-            replica.stop()
-
-
-def rows(store_url: str, query: str, *values: object) -> list[tuple[object, ...]]:
-    with psycopg.connect(store_url) as conn:
-        return conn.execute(query.encode(), values).fetchall()
+        stop_all(started)
 
 
 def holders(store_url: str, action_ids: list[str]) -> dict[str, str | None]:
@@ -134,13 +110,6 @@ def holders(store_url: str, action_ids: list[str]) -> dict[str, str | None]:
         str(row[0]): None if row[1] is None else str(row[1])
         for row in rows(store_url, query, action_ids)
     }
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
-        time.sleep(0.2)
 
 
 def grpc_watch(cluster: Cluster, address: str, action_id: str) -> list[str]:
@@ -271,7 +240,9 @@ def test_a_replica_killed_mid_work_has_its_action_finished_once_by_a_survivor(
         holding = "SELECT count(DISTINCT lease_owner) FROM actions "
         holding += "WHERE id = ANY(%s) AND status = 'running'"
         wait_until(
-            lambda: rows(store, holding, ids) == [(3,)], "each replica runs one of the actions"
+            lambda: rows(store, holding, ids) == [(3,)],
+            "each replica runs one of the actions",
+            WAIT,
         )
         before = holders(store, ids)
         killed, killed_at = time.monotonic(), datetime.now(UTC)

@@ -4,18 +4,16 @@ mid-work has its leased action re-run by another once the lease expired, complet
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from pixpress import ActionStatus, Client
+from pixpress import Action, ActionStatus, Client
 
-from tests.integration.server_process import ServerProcess, kill_server, start_server
-from tests.integration.test_metrics import METRICS_LISTENING, scrape, value
+from tests.integration.replicas import rows, start_replicas, stop_all, store_key, wait_until
+from tests.integration.server_process import ServerProcess, kill_server, metrics_address
+from tests.integration.test_metrics import scrape, value
 from tests.postgres_service import PostgresServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -25,16 +23,6 @@ SLOW = {"quality": 100, "effort": 10}  # zopfli: tens of seconds on the twice-as
 ROUTE = "pixpress/compress-an-image"
 LEASE_SECONDS = 4
 WAIT = 300.0
-
-
-def pixpress_server(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pixpress_server.main", *arguments],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +43,7 @@ def slow_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def key(store_url: str) -> str:
-    created = pixpress_server("keys", "create", "--store", store_url, "--owner", "alice")
-    assert created.returncode == 0, created.stderr
-    return created.stdout.strip()
+    return store_key(store_url, "alice")
 
 
 @pytest.fixture
@@ -65,39 +51,33 @@ def servers() -> Iterator[list[ServerProcess]]:
     """Replicas a test starts; each stopped (or already killed) after it."""
     started: list[ServerProcess] = []
     yield started
-    for server in started:
-        server.stop()
+    stop_all(started)
 
 
 def replica(
     servers: list[ServerProcess], tmp_path: Path, store_url: str, *arguments: str
 ) -> ServerProcess:
-    data_dir = tmp_path / f"replica-{len(servers)}"
-    data_dir.mkdir()
     shared = tmp_path / "blobs"  # the shared mount every replica reaches asset bytes on
-    server = start_server(
-        data_dir,
-        [
-            *("--workers", "1", "--store", store_url, "--blob-dir", str(shared)),
-            *("--lease-seconds", str(LEASE_SECONDS), *arguments),
-        ],
+    (server,) = start_replicas(
+        [tmp_path / f"replica-{len(servers)}"],
+        store_url,
+        *("--lease-seconds", str(LEASE_SECONDS), *arguments),
+        blob_dir=shared,
     )
     servers.append(server)
     return server
 
 
-def rows(store_url: str, query: str, *values: object) -> list[tuple[object, ...]]:
-    with psycopg.connect(store_url) as conn:
-        return conn.execute(query.encode(), values).fetchall()
-
-
-def wait_until(condition: object, what: str, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+def running_slow_action(server: ServerProcess, key: str, slow_png: Path) -> Action:
+    """The slow PNG uploaded and submitted through `server`, once its replica runs it."""
+    with Client(server.address, api_key=key) as client:
+        asset = client.assets.upload(slow_png)
+        action = client.routes.retrieve(ROUTE).use(body=SLOW, input_asset=asset, wait=False)
+        wait_until(
+            lambda: client.actions.retrieve(action.id).status is ActionStatus.RUNNING,
+            "the first replica started the slow action",
+        )
+    return action
 
 
 def test_work_submitted_through_a_replica_without_free_slots_is_done_by_another(
@@ -132,18 +112,10 @@ def test_a_replica_killed_mid_work_has_its_action_finished_once_by_another(
     servers: list[ServerProcess], tmp_path: Path, store_url: str, key: str, slow_png: Path
 ) -> None:
     doomed = replica(servers, tmp_path, store_url)
-    with Client(doomed.address, api_key=key) as client:
-        asset = client.assets.upload(slow_png)
-        action = client.routes.retrieve(ROUTE).use(body=SLOW, input_asset=asset, wait=False)
-        wait_until(
-            lambda: client.actions.retrieve(action.id).status is ActionStatus.RUNNING,
-            "the first replica started the slow action",
-        )
+    action = running_slow_action(doomed, key, slow_png)
     ((first_holder,),) = rows(store_url, "SELECT lease_owner FROM actions WHERE id = %s", action.id)
     survivor = replica(servers, tmp_path, store_url, "--metrics-port", "0")
-    assert survivor.process.stdout is not None
-    metrics = survivor.process.stdout.readline()
-    assert metrics.startswith(METRICS_LISTENING), metrics
+    metrics = metrics_address(survivor)
     time.sleep(LEASE_SECONDS)  # heartbeats keep the lease: the survivor waits
     ((holder, status),) = rows(
         store_url, "SELECT lease_owner, status FROM actions WHERE id = %s", action.id
@@ -164,7 +136,7 @@ def test_a_replica_killed_mid_work_has_its_action_finished_once_by_another(
         done.created,
     )
     assert [row[0] for row in outputs] == [done.response.output_asset_id]  # completed once
-    samples = scrape(metrics[len(METRICS_LISTENING) :].strip())
+    samples = scrape(metrics)
     assert value(samples, "pixpress_leases_taken_total") == 1
     assert value(samples, "pixpress_leases_expired_total") == 1
     print(f"killed mid-work: re-run by the survivor and SUCCEEDED {took:.1f} s after the kill")
@@ -175,13 +147,7 @@ def test_a_replica_stopping_mid_work_hands_its_action_back_to_another(
     servers: list[ServerProcess], tmp_path: Path, store_url: str, key: str, slow_png: Path
 ) -> None:
     leaving = replica(servers, tmp_path, store_url, "--shutdown-grace", "1")
-    with Client(leaving.address, api_key=key) as client:
-        asset = client.assets.upload(slow_png)
-        action = client.routes.retrieve(ROUTE).use(body=SLOW, input_asset=asset, wait=False)
-        wait_until(
-            lambda: client.actions.retrieve(action.id).status is ActionStatus.RUNNING,
-            "the first replica started the slow action",
-        )
+    action = running_slow_action(leaving, key, slow_png)
     assert leaving.stop() == 0, leaving.log  # SIGTERM: one second of grace, then hand back
     assert "handed back to the queue" in leaving.log
     ((holder, status),) = rows(
