@@ -5,16 +5,15 @@ upload, and a 100+ MB asset up and down with bounded server memory."""
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
+from tests.integration.big_asset import round_trip
 from tests.integration.server_process import ServerProcess, create_key, start_server
 from tests.integration.server_process import http_client as client
 
@@ -219,68 +218,10 @@ def test_the_storage_quota_is_413(tmp_path: Path) -> None:
     assert listing_after.status_code == 200
 
 
-def _peak_rss_while(process: psutil.Process, work: Callable[[], None]) -> int:
-    """The largest RSS of `process` sampled while `work` runs, above its RSS before."""
-    baseline = process.memory_info().rss
-    peak = [baseline]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], process.memory_info().rss)
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        work()
-    finally:
-        done.set()
-        sampler.join()
-    return peak[0] - baseline
-
-
 def test_a_110_mb_asset_goes_up_and_down_with_bounded_server_memory(
     server: ServerProcess,
 ) -> None:
-    padding, chunk = 110 * 1024 * 1024, 1024 * 1024
-    block = os.urandom(chunk)
-    digest = hashlib.sha256(JPEG)
-    for _ in range(padding // chunk):
-        digest.update(block)
-    front = psutil.Process(server.pid)
-    uploaded: dict[str, object] = {}
-
-    def body() -> Iterator[bytes]:
-        yield JPEG
-        for _ in range(padding // chunk):
-            yield block
-
-    def up() -> None:
-        with client(server) as http:
-            response = http.post("/v1/assets", content=body())
-        assert response.status_code == 201, response.text
-        uploaded.update(response.json())
-
-    grown_up = _peak_rss_while(front, up)
-    assert uploaded["size"] == len(JPEG) + padding
-    assert uploaded["sha256"] == digest.hexdigest()
-    received = hashlib.sha256()
-    size = [0]
-
-    def down() -> None:
-        with (
-            client(server) as http,
-            http.stream("GET", f"/v1/assets/{uploaded['id']}/content") as response,
-        ):
-            assert response.status_code == 200
-            for data in response.iter_bytes():
-                received.update(data)
-                size[0] += len(data)
-                time.sleep(0.0005)  # a reader a little slower than the server
-
-    grown_down = _peak_rss_while(front, down)
-    assert size[0] == uploaded["size"] and received.hexdigest() == digest.hexdigest()
+    grown = round_trip(server, JPEG, 110 * 1024 * 1024)
     limit = 40 * 1024 * 1024
-    assert grown_up < limit, f"upload: the server grew by {grown_up / 2**20:.0f} MiB"
-    assert grown_down < limit, f"download: the server grew by {grown_down / 2**20:.0f} MiB"
+    assert grown.up < limit, f"upload: the server grew by {grown.up / 2**20:.0f} MiB"
+    assert grown.down < limit, f"download: the server grew by {grown.down / 2**20:.0f} MiB"

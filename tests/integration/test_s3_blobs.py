@@ -5,20 +5,17 @@ outputs, deletes, the quota, and gc of stray objects."""
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
-import psutil
 import pytest
 import pyvips
 from pixpress.v1 import actions_pb2, assets_pb2, compress_pb2
 
+from tests.integration.big_asset import round_trip
+from tests.integration.replicas import pixpress_server
 from tests.integration.server_process import (
     ServerProcess,
     Stubs,
@@ -27,7 +24,6 @@ from tests.integration.server_process import (
     keyed_channel,
     start_server,
 )
-from tests.integration.test_http_assets import _peak_rss_while as peak_rss_while
 from tests.integration.test_platform_server import (
     download,
     rpc_error,
@@ -47,8 +43,7 @@ QUOTA = 20 * 1024 * 1024  # --max-storage-per-owner: one noise PNG (~12 MB) fits
 
 @pytest.fixture(scope="module")
 def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    with running_moto(tmp_path_factory.mktemp("moto")) as service:
-        service.client().create_bucket(Bucket=BUCKET)
+    with running_moto(tmp_path_factory.mktemp("moto"), BUCKET) as service:
         yield service
 
 
@@ -63,9 +58,7 @@ def server(
 ) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     data_dir = tmp_path_factory.mktemp("s3-server")
     keys = {owner: create_key(data_dir, owner) for owner in ("alice", "bob")}
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in moto.environment.items():
-            patch.setenv(name, value)  # the server subprocess inherits them
+    with moto.exported():
         process = start_server(
             data_dir,
             [
@@ -230,22 +223,9 @@ def test_gc_removes_objects_no_asset_names(
     stray = b"bytes no asset names"
     s3.put_object(Bucket=BUCKET, Key=key_of(stray), Body=stray)
     kept = s3.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["KeyCount"] - 1
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pixpress_server.main",
-            "gc",
-            "--data-dir",
-            str(server[0].data_dir),
-            "--blob-url",
-            f"s3://{BUCKET}/{PREFIX}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **moto.environment},
-        check=False,
+    result = pixpress_server(
+        *("gc", "--data-dir", str(server[0].data_dir), "--blob-url", f"s3://{BUCKET}/{PREFIX}"),
+        env=moto.environment,
     )
     assert result.returncode == 0, result.stderr
     assert "removed 1 unreferenced blob files" in result.stdout, result.stdout
@@ -254,26 +234,10 @@ def test_gc_removes_objects_no_asset_names(
 
 
 def test_an_unreachable_bucket_stops_the_server_at_start(moto: MotoS3, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pixpress_server.main",
-            "--port",
-            "0",
-            "--http-port",
-            "off",
-            "--insecure-no-auth",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--blob-url",
-            "s3://no-such-bucket/x",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **moto.environment},
-        check=False,
+    result = pixpress_server(
+        *("--port", "0", "--http-port", "off", "--insecure-no-auth"),
+        *("--data-dir", str(tmp_path / "data"), "--blob-url", "s3://no-such-bucket/x"),
+        env=moto.environment,
     )
     assert result.returncode == 2, result.stderr
     assert "--blob-url s3://no-such-bucket/x: cannot reach the bucket" in result.stderr
@@ -283,66 +247,27 @@ def test_a_100_mb_asset_goes_up_and_down_with_bounded_server_memory(
     moto: MotoS3, tmp_path: Path
 ) -> None:
     """Up in 8 MiB parts (4 at once) from the spool file, down streamed from get_object."""
-    padding, chunk = 100 * 1024 * 1024, 1024 * 1024
-    block = os.urandom(chunk)
-    digest = hashlib.sha256(JPEG)
-    for _ in range(padding // chunk):
-        digest.update(block)
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in moto.environment.items():
-            patch.setenv(name, value)
+    with moto.exported():
         server = start_server(
             tmp_path / "data", ["--workers", "1", "--blob-url", f"s3://{BUCKET}/big"]
         )
     try:
         server.api_key = create_key(server.data_dir, "carol")
-        front = psutil.Process(server.pid)
-        uploaded: dict[str, object] = {}
-
-        def body() -> Iterator[bytes]:
-            yield JPEG
-            for _ in range(padding // chunk):
-                yield block
-
-        def up() -> None:
-            with http_client(server) as http:
-                response = http.post("/v1/assets", content=body())
-            assert response.status_code == 201, response.text
-            uploaded.update(response.json())
-
-        grown_up = peak_rss_while(front, up)
-        assert uploaded["sha256"] == digest.hexdigest()
-        received = hashlib.sha256()
-
-        def down() -> None:
-            with (
-                http_client(server) as http,
-                http.stream("GET", f"/v1/assets/{uploaded['id']}/content") as response,
-            ):
-                assert response.status_code == 200
-                for data in response.iter_bytes():
-                    received.update(data)
-                    time.sleep(0.0005)  # a reader a little slower than the server
-
-        grown_down = peak_rss_while(front, down)
+        grown = round_trip(server, JPEG, 100 * 1024 * 1024)
     finally:
         server.stop()
-    assert received.hexdigest() == digest.hexdigest()
     limit = 64 * 1024 * 1024
     print(
-        f"S3 100 MiB asset: server grew {grown_up / 2**20:.1f} MiB up, "
-        f"{grown_down / 2**20:.1f} MiB down"
+        f"S3 100 MiB asset: server grew {grown.up / 2**20:.1f} MiB up, "
+        f"{grown.down / 2**20:.1f} MiB down"
     )
-    assert grown_up < limit, f"upload: the server grew by {grown_up / 2**20:.0f} MiB"
-    assert grown_down < limit, f"download: the server grew by {grown_down / 2**20:.0f} MiB"
+    assert grown.up < limit, f"upload: the server grew by {grown.up / 2**20:.0f} MiB"
+    assert grown.down < limit, f"download: the server grew by {grown.down / 2**20:.0f} MiB"
 
 
 def test_a_bucket_that_stops_answering_is_unavailable_with_a_retry_hint(tmp_path: Path) -> None:
     """Not INTERNAL: the storage's outage is the server's UNAVAILABLE (HTTP 503, Retry-After)."""
-    with running_moto(tmp_path) as own, pytest.MonkeyPatch.context() as patch:
-        own.client().create_bucket(Bucket=BUCKET)
-        for name, value in own.environment.items():
-            patch.setenv(name, value)
+    with running_moto(tmp_path, BUCKET) as own, own.exported():
         server = start_server(
             tmp_path / "data", ["--workers", "1", "--blob-url", f"s3://{BUCKET}/gone"]
         )
