@@ -12,7 +12,6 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ from benchmarks.environment import describe, usable_cores
 from benchmarks.http_vs_grpc import corpus_with_photos
 from benchmarks.levers import SHARED_CORPUS
 from benchmarks.measure import cpu_delta, cpu_seconds, median, system_busy_seconds, tree_pids
-from benchmarks.server import ServerProcess, start_server
+from benchmarks.server import ServerProcess, new_key, start_server
 from tests.integration.nginx_process import NginxProcess, start_nginx
 from tests.postgres_service import PostgresServer, postgres_bin, start_postgres
 
@@ -162,30 +161,6 @@ def require_binaries() -> None:
         )
 
 
-def create_key(store: str) -> str:
-    """`pixpress-server keys create --store URL`: a key every replica on that store accepts."""
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pixpress_server.main",
-            "keys",
-            "create",
-            "--owner",
-            "bench",
-            "--store",
-            store,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"keys create failed:\n{completed.stderr}")
-    return completed.stdout.strip()
-
-
 @contextmanager
 def services(scratch: Path) -> Iterator[Services]:
     """Start everything in `scratch` on loopback; stop it all on the way out."""
@@ -193,7 +168,7 @@ def services(scratch: Path) -> Iterator[Services]:
         postgres = start_postgres()
         stack.callback(postgres.stop)
         store = postgres.new_database()
-        api_key = create_key(store)
+        api_key = new_key(store=store)  # every replica on that store accepts it
         replica_args = ["--workers", "1", "--background-slots", "1", "--rate-limit", "0"]
         replicas = []
         for name in ("a", "b"):

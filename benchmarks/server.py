@@ -79,19 +79,24 @@ class ServerProcess:
 def create_key(data_dir: Path, owner: str = "bench") -> str | None:
     """`pixpress-server keys create --init --owner OWNER`: the printed key (None if unsupported);
     `--init` creates the data dir's store when the server has not run there yet."""
+    try:
+        return new_key(owner, data_dir=data_dir)
+    except RuntimeError:
+        return None
+
+
+def new_key(owner: str = "bench", *, data_dir: Path | None = None, store: str | None = None) -> str:
+    """`pixpress-server keys create --owner OWNER` on the store at `store` (a PostgreSQL URL),
+    else in `data_dir` (`--init`: its store is created if the server has not run there yet).
+
+    Raises:
+        RuntimeError: the command failed; its stderr.
+    """
+    if store is None and data_dir is None:
+        raise ValueError("new_key needs a data_dir or a store")
+    where = ["--store", store] if store else ["--data-dir", str(data_dir), "--init"]
     completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pixpress_server.main",
-            "keys",
-            "create",
-            "--init",
-            "--owner",
-            owner,
-            "--data-dir",
-            str(data_dir),
-        ],
+        [sys.executable, "-m", "pixpress_server.main", "keys", "create", "--owner", owner, *where],
         capture_output=True,
         text=True,
         check=False,
@@ -99,7 +104,9 @@ def create_key(data_dir: Path, owner: str = "bench") -> str | None:
         env=_environment(),
     )
     key = completed.stdout.strip()
-    return key if completed.returncode == 0 and key else None
+    if completed.returncode != 0 or not key:
+        raise RuntimeError(f"keys create failed:\n{completed.stderr}")
+    return key
 
 
 def _environment() -> dict[str, str]:

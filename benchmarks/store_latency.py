@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,31 +17,10 @@ import grpc
 from pixpress import Client
 from pixpress.v1 import actions_pb2, actions_pb2_grpc
 
-from benchmarks.server import ServerProcess, start_server
+from benchmarks.server import ServerProcess, new_key, start_server
 
 SMALL_PNG = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "pngsuite" / "basn2c08.png"
 _WARM_UP = 20
-
-
-def _key(store: str | None, data_dir: Path) -> str:
-    where = ["--store", store] if store else ["--data-dir", str(data_dir), "--init"]
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pixpress_server.main",
-            "keys",
-            "create",
-            "--owner",
-            "bench",
-            *where,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return completed.stdout.strip()
 
 
 def _timed(call: Callable[[], object], count: int) -> list[float]:
@@ -62,7 +39,7 @@ def measure(store: str | None, calls: int) -> dict[str, list[float]]:
     """GetAction and Compress milliseconds on a fresh one-worker server of that store."""
     with tempfile.TemporaryDirectory(prefix="pixpress-store-latency-") as directory:
         data_dir = Path(directory)
-        key = _key(store, data_dir)
+        key = new_key(store=store) if store else new_key(data_dir=data_dir)
         flags = ["--workers", "1", "--rate-limit", "0", "--http-port", "off"]
         server: ServerProcess = start_server(
             data_dir, [*flags, *(["--store", store] if store else [])], create_api_key=False
