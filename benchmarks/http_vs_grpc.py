@@ -20,14 +20,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pyvips
 from pixpress import AsyncClient, PixpressError
 
 from benchmarks.compare_inputs import pick_photos
 from benchmarks.environment import describe
 from benchmarks.levers import SHARED_CORPUS
-from benchmarks.measure import MB, cpu_delta, cpu_seconds, median, tree_pids
+from benchmarks.measure import (
+    MB,
+    cpu_delta,
+    cpu_seconds,
+    median,
+    own_cpu_seconds,
+    settle,
+    tree_pids,
+)
 from benchmarks.server import ServerProcess, start_server
 
 JSON_NAME = "results.json"
@@ -120,11 +127,6 @@ def build_inputs(corpus: Path, photos: int, smoke: bool) -> dict[str, list[Input
     return {name: images for name, images in subsets.items() if images}
 
 
-def _client_cpu() -> float:
-    times = psutil.Process().cpu_times()
-    return float(times.user + times.system)
-
-
 class Paths:
     """One server, an SDK AsyncClient (one gRPC channel) and an httpx AsyncClient beside it."""
 
@@ -168,16 +170,6 @@ class Paths:
     def call(self, path: str) -> Callable[[Input], Awaitable[int]]:
         return self.via_grpc if path == "grpc" else self.via_http
 
-    async def settle(self) -> None:
-        """Wait (up to SETTLE_LIMIT s) until the server tree is nearly idle."""
-        deadline = time.monotonic() + SETTLE_LIMIT
-        while time.monotonic() < deadline:
-            pids = tree_pids(self.server.pid)
-            before = cpu_seconds(pids)
-            await asyncio.sleep(SETTLE_WINDOW)
-            if cpu_delta(before, cpu_seconds(pids)) < SETTLE_CPU * SETTLE_WINDOW:
-                return
-
     async def run_pass(
         self, path: str, subset: str, images: Sequence[Input], concurrency: int, repeat: int
     ) -> Sample:
@@ -193,9 +185,9 @@ class Paths:
                 except (PixpressError, RuntimeError, httpx.HTTPError) as error:
                     errors.append(f"{image.name}.{image.format}: {error}")
 
-        await self.settle()
+        await settle(lambda: tree_pids(self.server.pid), SETTLE_WINDOW, SETTLE_CPU, SETTLE_LIMIT)
         pids = tree_pids(self.server.pid)
-        server_before, client_before = cpu_seconds(pids), _client_cpu()
+        server_before, client_before = cpu_seconds(pids), own_cpu_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(one(image) for image in images))
         wall = time.perf_counter() - started
@@ -212,7 +204,7 @@ class Paths:
             bytes_out=sum(sizes),
             server_cpu_seconds=cpu_delta(server_before, server_after),
             edge_cpu_seconds=server_after.get(main, 0.0) - server_before.get(main, 0.0),
-            client_cpu_seconds=_client_cpu() - client_before,
+            client_cpu_seconds=own_cpu_seconds() - client_before,
             errors=errors,
         )
 

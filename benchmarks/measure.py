@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import threading
 import time
@@ -87,6 +88,24 @@ def system_busy_seconds() -> float:
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds spent between two `cpu_seconds` snapshots (new processes count in full)."""
     return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds this process has used (the benchmark's client)."""
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
+async def settle(pids: Callable[[], list[int]], window: float, busy: float, limit: float) -> None:
+    """Wait (up to `limit` s) until the processes `pids()` names use under `busy` of a core
+    over `window` s: the previous pass's tail would otherwise slow the next one."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        named = pids()
+        before = cpu_seconds(named)
+        await asyncio.sleep(window)
+        if cpu_delta(before, cpu_seconds(named)) < busy * window:
+            return
 
 
 @dataclass

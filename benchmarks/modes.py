@@ -19,7 +19,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-import psutil
 from pixpress import AsyncClient, PixpressError
 
 from benchmarks.baseline import BASELINE_FORMATS, compress_pillow
@@ -29,6 +28,7 @@ from benchmarks.measure import (
     RssSampler,
     cpu_delta,
     cpu_seconds,
+    own_cpu_seconds,
     system_busy_seconds,
     tree_pids,
 )
@@ -107,11 +107,6 @@ def _extension(image: CorpusImage) -> str:
     return image.path.suffix or f".{image.format}"
 
 
-def _client_cpu() -> float:
-    times = psutil.Process().cpu_times()
-    return float(times.user + times.system)
-
-
 class PoolRunner:
     """In-process pixpress or Pillow in a spawn ProcessPoolExecutor of `workers` processes."""
 
@@ -169,7 +164,7 @@ class PoolRunner:
         index_of = {image.name: index for index, image in queue}
         queue.reverse()
         cpu_before = cpu_seconds(self.pids())
-        client_before = _client_cpu()
+        client_before = own_cpu_seconds()
         busy_before = system_busy_seconds()
         with RssSampler(root=None, pids=self.pids) as sampler:
             started = time.perf_counter()
@@ -187,7 +182,7 @@ class PoolRunner:
                     latencies.append(Latency(image.name, image.size_class, now - submitted))
             wall = time.perf_counter() - started
         cpu = cpu_delta(cpu_before, cpu_seconds(self.pids()))
-        client = _client_cpu() - client_before
+        client = own_cpu_seconds() - client_before
         other = system_busy_seconds() - busy_before - cpu - client
         return PassResult(
             mode=self.mode,
@@ -293,7 +288,7 @@ class ServiceRunner:
 
         def timer() -> None:
             snapshots["cpu"] = cpu_seconds(self.tree())
-            snapshots["client"] = _client_cpu()
+            snapshots["client"] = own_cpu_seconds()
             snapshots["busy"] = system_busy_seconds()
 
         with RssSampler(root=self.server.pid) as sampler:
@@ -303,7 +298,7 @@ class ServiceRunner:
                 )
             )
             cpu = cpu_delta(snapshots["cpu"], cpu_seconds(self.tree()))
-            client = _client_cpu() - snapshots["client"]
+            client = own_cpu_seconds() - snapshots["client"]
             other = system_busy_seconds() - snapshots["busy"] - cpu - client
         return PassResult(
             mode=self.mode,

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pyvips
 from pixpress import AsyncClient, PixpressError
 
@@ -30,7 +29,15 @@ from benchmarks.compare_inputs import pick_photos
 from benchmarks.environment import describe, usable_cores
 from benchmarks.http_vs_grpc import corpus_with_photos
 from benchmarks.levers import SHARED_CORPUS
-from benchmarks.measure import cpu_delta, cpu_seconds, median, system_busy_seconds, tree_pids
+from benchmarks.measure import (
+    cpu_delta,
+    cpu_seconds,
+    median,
+    own_cpu_seconds,
+    settle,
+    system_busy_seconds,
+    tree_pids,
+)
 from benchmarks.server import ServerProcess, new_key, start_server
 from tests.integration.nginx_process import NginxProcess, start_nginx
 from tests.postgres_service import PostgresServer, postgres_bin, start_postgres
@@ -189,11 +196,6 @@ def services(scratch: Path) -> Iterator[Services]:
         yield Services(postgres, store, api_key, replicas, nginx, replica_args)
 
 
-def _client_cpu() -> float:
-    times = psutil.Process().cpu_times()
-    return float(times.user + times.system)
-
-
 class Runner:
     """One SDK AsyncClient (one gRPC channel) per front and replica count, and timed passes."""
 
@@ -212,17 +214,6 @@ class Runner:
         for client in self.clients.values():
             await client.close()
 
-    async def settle(self) -> None:
-        """Wait (up to SETTLE_LIMIT s) until the replicas are nearly idle: the previous pass's
-        tail (actions recorded) would otherwise slow the next one."""
-        deadline = time.monotonic() + SETTLE_LIMIT
-        while time.monotonic() < deadline:
-            pids = self.services.replica_pids()
-            before = cpu_seconds(pids)
-            await asyncio.sleep(SETTLE_WINDOW)
-            if cpu_delta(before, cpu_seconds(pids)) < SETTLE_CPU * SETTLE_WINDOW:
-                return
-
     async def run_pass(
         self, subset: str, images: Sequence[Input], front: str, replicas: int, round_: int
     ) -> Sample:
@@ -239,7 +230,8 @@ class Runner:
                 except PixpressError as error:
                     errors.append(f"{image.name}.{image.format}: {error}")
 
-        await self.settle()
+        # The previous pass's tail (actions recorded) would slow this one.
+        await settle(self.services.replica_pids, SETTLE_WINDOW, SETTLE_CPU, SETTLE_LIMIT)
         nginx = self.services.nginx[replicas] if front == "nginx" else None
         logged = len(nginx.upstreams()) if nginx else 0
         groups = {
@@ -248,11 +240,11 @@ class Runner:
             "postgres": tree_pids(self.services.postgres.process.pid),
         }
         before = {name: cpu_seconds(pids) for name, pids in groups.items()}
-        client_before, busy_before = _client_cpu(), system_busy_seconds()
+        client_before, busy_before = own_cpu_seconds(), system_busy_seconds()
         started = time.perf_counter()
         await asyncio.gather(*(one(image) for image in images))
         wall = time.perf_counter() - started
-        client_cpu, busy = _client_cpu() - client_before, system_busy_seconds() - busy_before
+        client_cpu, busy = own_cpu_seconds() - client_before, system_busy_seconds() - busy_before
         spent = {
             name: cpu_delta(before[name], cpu_seconds(pids))
             for name, pids in {
