@@ -37,17 +37,27 @@ def status_name(context: Context, error: BaseException | None) -> str:
     return grpc.StatusCode.UNKNOWN.name  # what grpc answers for an exception it is given
 
 
+class _Recorded:
+    """Records the call when the block ends, however it ends: its status and duration."""
+
+    def __init__(self, method: str, record: Record, context: Context) -> None:
+        self._method = method
+        self._record = record
+        self._context = context
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        seconds = time.perf_counter() - self._started
+        self._record(self._method, status_name(self._context, error), seconds)
+
+
 def _unary_out(behaviour: Behaviour, method: str, record: Record) -> Behaviour:
     async def call(request: Any, context: Context) -> Any:
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
+        with _Recorded(method, record, context):
             return await behaviour(request, context)
-        except BaseException as raised:
-            error = raised
-            raise
-        finally:
-            record(method, status_name(context, error), time.perf_counter() - started)
 
     return call
 
@@ -58,16 +68,9 @@ def _streaming_out(behaviour: Behaviour, method: str, record: Record) -> Behavio
         return _unary_out(behaviour, method, record)
 
     async def call(request: Any, context: Context) -> AsyncIterator[Any]:
-        started = time.perf_counter()
-        error: BaseException | None = None
-        try:
+        with _Recorded(method, record, context):
             async for response in behaviour(request, context):
                 yield response
-        except BaseException as raised:
-            error = raised
-            raise
-        finally:
-            record(method, status_name(context, error), time.perf_counter() - started)
 
     return call
 
