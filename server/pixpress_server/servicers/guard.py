@@ -99,10 +99,14 @@ def rewrapped(
 
 
 class GuardInterceptor(grpc.aio.ServerInterceptor):
-    """Serves every call but health and reflection through the handler `guarding` gives."""
+    """Serves every call but health and reflection (the methods starting with one of
+    `open_prefixes`) through the handler `guarding` gives."""
 
-    def __init__(self, guarding: Guarding) -> None:
+    def __init__(
+        self, guarding: Guarding, open_prefixes: tuple[str, ...] = OPEN_METHOD_PREFIXES
+    ) -> None:
         self._guarding = guarding
+        self._open_prefixes = open_prefixes
 
     async def intercept_service(
         self,
@@ -110,6 +114,6 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
+        if handler is None or handler_call_details.method.startswith(self._open_prefixes):
             return handler
         return self._guarding(handler, handler_call_details)

@@ -7,12 +7,12 @@ import asyncio
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from pixpress_server.servicers.guard import rewrapped
+from pixpress_server.servicers.guard import GuardInterceptor, rewrapped
 
 if TYPE_CHECKING:
     from pixpress_server.servicers.errors import Context
@@ -84,19 +84,11 @@ def metered(handler: Handler, method: str, record: Record) -> Handler:
     )
 
 
-class MeteredInterceptor(grpc.aio.ServerInterceptor):
+class MeteredInterceptor(GuardInterceptor):
     """Records every call the server has a handler for (health and reflection included);
     listed first, so refusals by the drain gate, auth and the malformed check count too."""
 
     def __init__(self, record: Record) -> None:
-        self._record = record
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        return metered(handler, handler_call_details.method, self._record)
+        super().__init__(
+            lambda handler, details: metered(handler, details.method, record), open_prefixes=()
+        )
