@@ -10,7 +10,6 @@ import os
 import re
 import socket
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import psutil
 import pytest
 from PIL import Image
 
+from tests.integration.big_asset import peak_rss_while
 from tests.integration.server_process import ServerProcess, create_key, start_server
 from tests.integration.server_process import http_client as client
 
@@ -486,15 +486,7 @@ def test_a_100_mb_upload_does_not_grow_the_server_by_its_size(server: ServerProc
     """A JPEG followed by 110 MB of padding, streamed: the front process's RSS stays far
     below the body's size (sampled while it streams)."""
     padding, chunk = 110 * 1024 * 1024, 1024 * 1024
-    front = psutil.Process(server.pid)
-    baseline = front.memory_info().rss
-    peak = [baseline]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], front.memory_info().rss)
-            time.sleep(0.05)
+    answers: list[httpx.Response] = []
 
     def body() -> Iterator[bytes]:
         yield JPEG
@@ -502,16 +494,13 @@ def test_a_100_mb_upload_does_not_grow_the_server_by_its_size(server: ServerProc
         for _ in range(padding // chunk):
             yield block
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
+    def send() -> None:
         with client(server) as http:
-            response = http.post("/v1/compress", params={"quality": 70}, content=body())
-    finally:
-        done.set()
-        sampler.join()
+            answers.append(http.post("/v1/compress", params={"quality": 70}, content=body()))
+
+    grown = peak_rss_while(psutil.Process(server.pid), send)
+    (response,) = answers
     assert response.status_code == 200, response.text
     assert int(response.headers["x-pixpress-input-size"]) == len(JPEG) + padding
     assert response.content[:2] == b"\xff\xd8"
-    grown = peak[0] - baseline
     assert grown < 40 * 1024 * 1024, f"the server grew by {grown / 2**20:.0f} MiB"
