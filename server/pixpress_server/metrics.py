@@ -165,20 +165,22 @@ class Metrics:
 
     def watch_claims(self, claims: ClaimLoop) -> None:
         """Gauges read at each scrape from this replica's claim loop."""
-        Gauge(
-            "pixpress_background_slots_used",
-            "Background actions this replica is running (its claims in flight)",
-            registry=self.registry,
-        ).set_function(lambda: claims.in_flight)
-        Gauge(
-            "pixpress_background_slots",
-            "Background actions this replica runs at once (--background-slots)",
-            registry=self.registry,
-        ).set_function(lambda: claims.capacity)
+        self._read_at_scrape(
+            (
+                "pixpress_background_slots_used",
+                "Background actions this replica is running (its claims in flight)",
+                lambda: claims.in_flight,
+            ),
+            (
+                "pixpress_background_slots",
+                "Background actions this replica runs at once (--background-slots)",
+                lambda: claims.capacity,
+            ),
+        )
 
     def watch(self, queue: RequestQueue, budget: MemoryBudget, pool: WorkerPool) -> None:
         """Gauges read at each scrape from the admission state and the worker pool."""
-        gauges: tuple[tuple[str, str, Callable[[], float]], ...] = (
+        self._read_at_scrape(
             ("pixpress_queue_slots_used", "Requests holding a queue slot", lambda: queue.in_use),
             ("pixpress_queue_slots", "Queue slots (--max-queue)", lambda: queue.capacity),
             (
@@ -202,5 +204,8 @@ class Metrics:
                 lambda: pool.live_workers,
             ),
         )
+
+    def _read_at_scrape(self, *gauges: tuple[str, str, Callable[[], float]]) -> None:
+        """Gauges (name, description, read) whose value `read` gives at each scrape."""
         for name, description, read in gauges:
             Gauge(name, description, registry=self.registry).set_function(read)
