@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from benchmarks import server as benchmark_server
 from tests.integration.server_process import ServerProcess, start_server
 
 __all__ = ["pixpress_server", "rows", "start_replicas", "stop_all", "store_key", "wait_until"]
@@ -39,11 +40,7 @@ def pixpress_server(
 def store_key(store_url: str, owner: str) -> str:
     """`pixpress-server keys create --store URL --owner OWNER`: the printed key, which every
     replica on that store accepts."""
-    created = pixpress_server("keys", "create", "--store", store_url, "--owner", owner)
-    assert created.returncode == 0, created.stderr
-    key = created.stdout.strip()
-    assert key, created.stderr
-    return key
+    return benchmark_server.new_key(owner, store=store_url)
 
 
 def start_replicas(

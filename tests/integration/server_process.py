@@ -83,9 +83,7 @@ def kill_server(server: ServerProcess, timeout: float = 30) -> None:
 
 def create_key(data_dir: Path, owner: str) -> str:
     """`pixpress-server keys create --init --owner OWNER`: the printed key."""
-    key = benchmark_server.create_key(data_dir, owner)
-    assert key is not None, "pixpress-server keys create failed"
-    return key
+    return benchmark_server.new_key(owner, data_dir=data_dir)
 
 
 class _BearerKey(
