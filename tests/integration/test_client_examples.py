@@ -21,6 +21,7 @@ from grpc_tools import protoc
 from PIL import Image
 
 from tests.integration.server_process import ServerProcess, create_key, start_server
+from tests.loopback import missing
 
 REPO = Path(__file__).resolve().parents[2]
 PROTO_DIR = REPO / "proto" / "pixpress" / "v1"
@@ -169,7 +170,7 @@ def test_node_example_compresses_with_the_wheels_protos(
 ) -> None:
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
-        pytest.skip("the Node example needs node and npm (Debian: nodejs npm)")
+        missing("the Node example needs node and npm (Debian: nodejs npm)")
     example = tmp_path / "node"
     shutil.copytree(EXAMPLES / "node", example, ignore=shutil.ignore_patterns("node_modules"))
     installed = subprocess.run(
@@ -205,7 +206,7 @@ def test_go_example_builds_offline_and_compresses(
         or None in plugins.values()
         or not (GO_PATH / "src/google.golang.org/grpc").is_dir()
     ):
-        pytest.skip(f"the Go example needs Debian's {GO_PACKAGES}")
+        missing(f"the Go example needs Debian's {GO_PACKAGES}")
     module = tmp_path / "gopath" / "src" / "pixpress.dev" / "go"
     module.mkdir(parents=True)
     for name in ("main.go", "go.mod"):
