@@ -112,10 +112,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-def latest_version() -> int:
-    return MIGRATIONS[-1].version
-
-
 async def migrate(url: str) -> int:
     """Apply the migrations `url`'s database lacks, each in its own transaction; the version."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
