@@ -544,7 +544,7 @@ def run_compress(args: argparse.Namespace) -> int:
     try:
         prepare_directories(planned.output_directories)
     except OutputError as error:
-        print(f"{error.path}: IO_ERROR: {error.reason}", file=sys.stderr)
+        print(failure_line(error.path, error), file=sys.stderr)
         return EXIT_FAILURES
     reporter = Reporter(Summary(title=choices.title()), _verbosity(args), args.json)
     for item in planned.skipped:
