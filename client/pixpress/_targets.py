@@ -101,7 +101,8 @@ def _is_address(host: str) -> bool:
 
 
 def _resolve(server: _HostPort) -> dict[str, list[str]]:
-    """The server's addresses by family ("ipv4", "ipv6"), each as gRPC's list writes it."""
+    """The server's addresses by family ("ipv4", "ipv6"), each as gRPC's list writes it
+    (repeats are dropped once, over every server, by `_addresses`)."""
     try:
         infos = socket.getaddrinfo(server.host, server.port, type=socket.SOCK_STREAM)
     except OSError as error:
@@ -110,10 +111,9 @@ def _resolve(server: _HostPort) -> dict[str, list[str]]:
         ) from error
     found: dict[str, list[str]] = {"ipv4": [], "ipv6": []}
     for family, _type, _proto, _name, sockaddr in infos:
-        address = _HostPort(str(sockaddr[0]), server.port).text
-        key = "ipv6" if family == socket.AF_INET6 else "ipv4"
-        if family in (socket.AF_INET, socket.AF_INET6) and address not in found[key]:
-            found[key].append(address)
+        if family in (socket.AF_INET, socket.AF_INET6):
+            key = "ipv6" if family == socket.AF_INET6 else "ipv4"
+            found[key].append(_HostPort(str(sockaddr[0]), server.port).text)
     return found
 
 
