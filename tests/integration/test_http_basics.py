@@ -9,13 +9,12 @@ import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
+from tests.integration.pki import Pki, make_pki
 from tests.integration.server_process import ServerProcess, create_key, start_server
 from tests.integration.server_process import http_client as client
 
@@ -116,32 +115,9 @@ def test_openapi_and_the_docs_are_served_without_a_cdn(server: ServerProcess) ->
 # TLS: the HTTP port uses the gRPC port's --tls-cert/--tls-key (and --tls-client-ca)
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_ca: Path
-    client_cert: Path
-    client_key: Path
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("pki")
-    server_ca, client_ca = trustme.CA(), trustme.CA()
-    server = server_ca.issue_cert("localhost", "127.0.0.1")
-    client = client_ca.issue_cert("client@example.com")
-    pki = Pki(
-        *(directory / name for name in ("ca.pem", "s.pem", "s.key", "cca.pem", "c.pem", "c.key"))
-    )
-    server_ca.cert_pem.write_to_path(str(pki.ca))
-    server.private_key_and_cert_chain_pem.write_to_path(str(pki.server_cert))
-    server.private_key_pem.write_to_path(str(pki.server_key))
-    client_ca.cert_pem.write_to_path(str(pki.client_ca))
-    client.cert_chain_pems[0].write_to_path(str(pki.client_cert))
-    client.private_key_pem.write_to_path(str(pki.client_key))
-    return pki
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _tls_server(data_dir: Path, pki: Pki, *extra: str) -> ServerProcess:

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -16,43 +15,15 @@ import pytest
 import trustme
 from pixpress.v1 import routes_pb2
 
+from tests.integration.pki import Pki, make_pki
 from tests.integration.server_process import ServerProcess, create_key, start_server
 
 GET_ROUTE = "/pixpress.v1.RouteService/GetRoute"
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: bytes
-    server_cert: Path
-    server_key: Path
-    client_ca: Path
-    client_cert: bytes
-    client_key: bytes
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("pki")
-    server_ca, client_ca = trustme.CA(), trustme.CA()
-    server = server_ca.issue_cert("localhost", "127.0.0.1")
-    client = client_ca.issue_cert("client@example.com")
-    server_cert, server_key, client_ca_path = (
-        directory / "server.pem",
-        directory / "server.key",
-        directory / "client-ca.pem",
-    )
-    server.private_key_and_cert_chain_pem.write_to_path(str(server_cert))
-    server.private_key_pem.write_to_path(str(server_key))
-    client_ca.cert_pem.write_to_path(str(client_ca_path))
-    return Pki(
-        ca=server_ca.cert_pem.bytes(),
-        server_cert=server_cert,
-        server_key=server_key,
-        client_ca=client_ca_path,
-        client_cert=client.cert_chain_pems[0].bytes(),
-        client_key=client.private_key_pem.bytes(),
-    )
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _tls_args(pki: Pki) -> list[str]:
@@ -105,7 +76,7 @@ def test_tls_serves_a_client_that_trusts_the_ca(
 ) -> None:
     process, key = tls_server
     assert process.address.startswith("127.0.0.1:")  # the listening line is unchanged
-    with _secure(process.address, grpc.ssl_channel_credentials(pki.ca)) as channel:
+    with _secure(process.address, grpc.ssl_channel_credentials(pki.ca.read_bytes())) as channel:
         assert _get_route(channel, key).name == "compress-an-image"
 
 
@@ -131,11 +102,13 @@ def test_mutual_tls_needs_a_client_certificate(
     pki: Pki, mtls_server: tuple[ServerProcess, str]
 ) -> None:
     process, key = mtls_server
-    no_cert = grpc.ssl_channel_credentials(pki.ca)
+    no_cert = grpc.ssl_channel_credentials(pki.ca.read_bytes())
     with _secure(process.address, no_cert) as channel, pytest.raises(grpc.RpcError) as raised:
         _get_route(channel, key)
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
-    with_cert = grpc.ssl_channel_credentials(pki.ca, pki.client_key, pki.client_cert)
+    with_cert = grpc.ssl_channel_credentials(
+        pki.ca.read_bytes(), pki.client_key.read_bytes(), pki.client_cert.read_bytes()
+    )
     with _secure(process.address, with_cert) as channel:
         assert _get_route(channel, key).name == "compress-an-image"
 
@@ -146,7 +119,7 @@ def test_mutual_tls_refuses_a_certificate_from_another_ca(
     process, key = mtls_server
     other = trustme.CA().issue_cert("intruder@example.com")
     credentials = grpc.ssl_channel_credentials(
-        pki.ca, other.private_key_pem.bytes(), other.cert_chain_pems[0].bytes()
+        pki.ca.read_bytes(), other.private_key_pem.bytes(), other.cert_chain_pems[0].bytes()
     )
     with _secure(process.address, credentials) as channel, pytest.raises(grpc.RpcError) as raised:
         _get_route(channel, key)
