@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from pixpress_server.errors import (
@@ -26,6 +26,7 @@ from pixpress_server.errors import (
 )
 from pixpress_server.ids import checked_id, new_id
 from pixpress_server.store.records import (
+    END_OF_TIME,
     ActionErrorData,
     ActionRecord,
     ActionRequestData,
@@ -45,7 +46,6 @@ WATCH_REFRESH_SECONDS = 5.0
 # How long an action stays leased to its replica without a heartbeat: a replica that died
 # holding work lets another take it (or fail it) after at most this long.
 LEASE_SECONDS = 30.0
-_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 RESTART_MESSAGE = "the server stopped while this action was unfinished; submit it again"
 
 # What to record when an action's work is cancelled: a status name and a message.
@@ -100,7 +100,7 @@ class ActionTracker:
     async def recover(self, alone: bool = False) -> int:
         """Actions that can't be re-run (streamed, not background) become FAILED once their
         replica's lease expired; `alone` (the only replica, e.g. on SQLite) fails them all."""
-        now = _END_OF_TIME if alone else utc_now()
+        now = END_OF_TIME if alone else utc_now()
         return await self._store.fail_expired_actions(RESTART_MESSAGE, now)
 
     def lease(self) -> Lease:

@@ -8,10 +8,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pixpress_server.store.records import Claim, utc_now
+from pixpress_server.store.records import END_OF_TIME, Claim, utc_now
 
 if TYPE_CHECKING:
     from pixpress_server.actions import ActionTracker
@@ -24,7 +23,6 @@ POLL_SECONDS = 1.0
 # Kept from the shutdown grace to hand unfinished work back before the store closes.
 HAND_BACK_SECONDS = 2.0
 HEARTBEATS_PER_LEASE = 3  # a lease survives two missed heartbeats (a busy loop, a slow store)
-_END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 
 
 class ClaimLoop:
@@ -101,7 +99,7 @@ class ClaimLoop:
         free = self._capacity - len(self._running)
         if free <= 0 or self._stopping:
             return 0
-        now = _END_OF_TIME if self._alone else utc_now()
+        now = END_OF_TIME if self._alone else utc_now()
         self._alone = False  # only the first claim: from then on, the leases are ours
         claims = await self._store.claim_actions(self._route_id, self._tracker.lease(), now, free)
         for claim in claims:

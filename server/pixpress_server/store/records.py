@@ -15,6 +15,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# A `now` after every lease's expiry: the only replica (SQLite) treats a previous run's as dead.
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """An API key's public part; the secret itself is never stored, only its hash."""
