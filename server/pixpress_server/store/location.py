@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from urllib.parse import urlsplit
 
 from pixpress_server.settings import env_name, store_url
@@ -24,7 +25,14 @@ def chosen_store(arguments: argparse.Namespace) -> str | None:
     """--store, else $PIXPRESS_STORE, else None (the data dir's SQLite file)."""
     given: str | None = arguments.store
     if given is None and (from_env := os.environ.get(env_name("store"))):
-        given = store_url(from_env)
+        try:
+            given = store_url(from_env)
+        except ValueError as error:  # a usage error, as a bad --store is, not a traceback
+            print(
+                f"pixpress-server: {env_name('store')}: invalid value {from_env!r}: {error}",
+                file=sys.stderr,
+            )
+            raise SystemExit(2) from None
     return given
 
 
