@@ -272,8 +272,10 @@ def summarise(samples: Sequence[Sample]) -> list[dict[str, Any]]:
                 "errors": sum(len(s.errors) for s in mine),
             }
         grpc, http = row["grpc"], row["http"]
-        row["throughput_ratio"] = _paired_ratio(
-            [s for s in samples if (s.subset, s.concurrency) == (subset, concurrency)]
+        row["throughput_ratio"] = median(
+            _paired_ratios(
+                [s for s in samples if (s.subset, s.concurrency) == (subset, concurrency)]
+            )
         )
         row["ratio_of_medians"] = http["images_per_second"] / grpc["images_per_second"]
         row["server_cpu_ratio"] = (
@@ -284,27 +286,19 @@ def summarise(samples: Sequence[Sample]) -> list[dict[str, Any]]:
     return rows
 
 
-def _paired_ratio(samples: Sequence[Sample]) -> float:
-    """Median over repeats of HTTP/gRPC images/s, each from the two back-to-back passes of
-    one repeat: a busy moment on a shared machine hits both sides of a pair alike."""
-    by_repeat: dict[int, dict[str, float]] = {}
+def _paired_ratios(samples: Sequence[Sample]) -> list[float]:
+    """HTTP/gRPC images/s of each repeat's two back-to-back passes (per subset and
+    concurrency): a busy moment on a shared machine hits both sides of a pair alike."""
+    pairs: dict[tuple[str, int, int], dict[str, float]] = {}
     for sample in samples:
-        by_repeat.setdefault(sample.repeat, {})[sample.path] = sample.images_per_second
-    return median(
-        pair["http"] / pair["grpc"] for pair in by_repeat.values() if set(pair) == set(PATHS)
-    )
+        key = (sample.subset, sample.concurrency, sample.repeat)
+        pairs.setdefault(key, {})[sample.path] = sample.images_per_second
+    return [pair["http"] / pair["grpc"] for pair in pairs.values() if set(pair) == set(PATHS)]
 
 
 def overall_ratio(samples: Sequence[Sample]) -> float:
     """The median of every repeat's HTTP/gRPC ratio over all subsets and concurrencies."""
-    ratios = []
-    for subset, concurrency in {(s.subset, s.concurrency) for s in samples}:
-        mine = [s for s in samples if (s.subset, s.concurrency) == (subset, concurrency)]
-        for repeat in {s.repeat for s in mine}:
-            pair = {s.path: s.images_per_second for s in mine if s.repeat == repeat}
-            if set(pair) == set(PATHS):
-                ratios.append(pair["http"] / pair["grpc"])
-    return median(ratios)
+    return median(_paired_ratios(samples))
 
 
 def markdown(meta: dict[str, Any], rows: Sequence[dict[str, Any]]) -> str:
