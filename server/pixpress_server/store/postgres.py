@@ -268,7 +268,7 @@ class PostgresStore:
         )
         insert = (
             "INSERT INTO assets (id, owner, size, format, sha256, created, origin) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            "SELECT %s, %s, %s, %s, %s, %s, %s"
         )
         if max_owner_bytes is None:
             return await self._count(insert, values) == 1
@@ -279,9 +279,8 @@ class PostgresStore:
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("quota:" + asset.owner,)
             )
             cursor = await conn.execute(
-                "INSERT INTO assets (id, owner, size, format, sha256, created, origin) "
-                "SELECT %s, %s, %s, %s, %s, %s, %s WHERE "
-                "(SELECT COALESCE(SUM(size), 0) FROM assets WHERE owner = %s) + %s <= %s",
+                insert + " WHERE (SELECT COALESCE(SUM(size), 0) FROM assets WHERE owner = %s) "
+                "+ %s <= %s",
                 (*values, asset.owner, asset.size, max_owner_bytes),
             )
             return cursor.rowcount == 1
