@@ -35,7 +35,7 @@ from pixpress_server.admission import MemoryBudget, RequestQueue
 from pixpress_server.auth import commands as key_commands
 from pixpress_server.auth.authenticator import Authenticator
 from pixpress_server.auth.gate import Gate
-from pixpress_server.auth.interceptor import addressing, authenticating
+from pixpress_server.auth.interceptor import identifying
 from pixpress_server.blobs import Blobs, open_blobs
 from pixpress_server.calls.actions import ActionCalls
 from pixpress_server.calls.assets import AssetCalls
@@ -125,11 +125,7 @@ def build_interceptors(
 ) -> list[grpc.aio.ServerInterceptor]:
     """The client's address always, then keys, throttle, rate unless auth is off; malformed
     requests are INVALID_ARGUMENT always. The first listed runs first."""
-    addressed = GuardInterceptor(addressing(trusted))
-    malformed = GuardInterceptor(decoding_checked)
-    if gate is None:
-        return [addressed, malformed]
-    return [addressed, GuardInterceptor(authenticating(gate)), malformed]
+    return [GuardInterceptor(identifying(trusted, gate)), GuardInterceptor(decoding_checked)]
 
 
 async def open_storage(settings: Settings) -> tuple[Blobs, Store, Contents]:

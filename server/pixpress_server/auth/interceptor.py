@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pixpress_server.caller import current_client, set_client, set_owner
+from pixpress_server.caller import set_client, set_owner
 from pixpress_server.client_address import client_address
 from pixpress_server.servicers.errors import Context
 from pixpress_server.servicers.guard import guard
@@ -27,45 +27,32 @@ if TYPE_CHECKING:
 FORWARDED_FOR = "x-forwarded-for"
 
 
-def _addressing(trusted: TrustedProxies, forwarded_for: list[str]) -> Check:
-    async def address(request: Any, context: Context) -> Any:
-        set_client(client_address(context.peer(), forwarded_for, trusted))
+def _identification(
+    trusted: TrustedProxies, forwarded_for: list[str], gate: Gate | None, authorization: str | None
+) -> Check:
+    async def identify(request: Any, context: Context) -> Any:
+        client = client_address(context.peer(), forwarded_for, trusted)
+        set_client(client)
+        if gate is not None:
+            set_owner(await gate.admit(authorization, client))
         return request
 
-    return address
+    return identify
 
 
-def addressing(trusted: TrustedProxies) -> Guarding:
+def identifying(trusted: TrustedProxies, gate: Gate | None) -> Guarding:
     """Each call learns its client's address (the peer, or X-Forwarded-For from a trusted
-    proxy) before anything else runs; list it first."""
+    proxy), then passes `gate` with its `authorization` metadata unless auth is off (None):
+    one check before its behaviour runs, so one wrapping of every call and message."""
 
     def guarded(handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
-        forwarded_for = [
-            value
-            for key, value in details.invocation_metadata or ()
-            if key == FORWARDED_FOR and isinstance(value, str)
-        ]
-        return guard(handler, _addressing(trusted, forwarded_for))
-
-    return guarded
-
-
-def _admission(gate: Gate, authorization: str | None) -> Check:
-    async def admit(request: Any, context: Context) -> Any:
-        set_owner(await gate.admit(authorization, current_client()))
-        return request
-
-    return admit
-
-
-def authenticating(gate: Gate) -> Guarding:
-    """Each call passes `gate` with its `authorization` metadata before its behaviour runs
-    (after `addressing`, whose address the gate counts failures against)."""
-
-    def guarded(handler: Handler, details: grpc.HandlerCallDetails) -> Handler:
-        metadata = dict(details.invocation_metadata or ())
-        authorization = metadata.get("authorization")
-        presented = authorization if isinstance(authorization, str) else None
-        return guard(handler, _admission(gate, presented))
+        forwarded_for: list[str] = []
+        authorization: str | None = None
+        for key, value in details.invocation_metadata or ():
+            if key == FORWARDED_FOR and isinstance(value, str):
+                forwarded_for.append(value)
+            elif key == "authorization":  # the last one, as a dict of the metadata keeps
+                authorization = value if isinstance(value, str) else None
+        return guard(handler, _identification(trusted, forwarded_for, gate, authorization))
 
     return guarded
