@@ -302,7 +302,9 @@ def test_bad_requests_are_400_problems(
     assert detail in str(problem["detail"])
     assert problem["instance"] == "/v1/compress"
     action_id = response.headers.get("x-pixpress-action-id")
-    if action_id:  # recorded: FAILED with the same code
+    # Refused options make no action; a refused image is recorded: FAILED with the same code.
+    assert bool(action_id) == (not params), response.headers
+    if action_id:
         action = wait_terminal(server, action_id)
         assert action["status"] == "failed"
         assert action["error"] == {"code": "INVALID_ARGUMENT", "message": problem["detail"]}
