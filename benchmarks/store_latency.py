@@ -39,7 +39,7 @@ def measure(store: str | None, calls: int) -> dict[str, list[float]]:
     """GetAction and Compress milliseconds on a fresh one-worker server of that store."""
     with tempfile.TemporaryDirectory(prefix="pixpress-store-latency-") as directory:
         data_dir = Path(directory)
-        key = new_key(store=store) if store else new_key(data_dir=data_dir)
+        key = new_key(data_dir=data_dir, store=store)
         flags = ["--workers", "1", "--rate-limit", "0", "--http-port", "off"]
         server: ServerProcess = start_server(
             data_dir, [*flags, *(["--store", store] if store else [])], create_api_key=False
