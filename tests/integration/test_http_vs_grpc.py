@@ -75,7 +75,8 @@ def test_http_vs_grpc_smoke_measures_both_paths(tmp_path: Path) -> None:
         assert measured["images"] == 9
         assert measured["images_per_second"] > 0
         assert measured["server_cpu_ms_per_request"] > 0
-    assert row["throughput_ratio"] > 0
+    rate = {s["path"]: s["images"] / s["wall_seconds"] for s in data["samples"]}
+    assert row["throughput_ratio"] == pytest.approx(rate["http"] / rate["grpc"])
     assert data["meta"]["overall_ratio"] == row["throughput_ratio"]
     assert {sample["path"] for sample in data["samples"]} == {"grpc", "http"}
     assert all(sample["bytes_out"] > 0 for sample in data["samples"])
