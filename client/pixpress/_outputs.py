@@ -17,9 +17,9 @@ class OutputError(Exception):
     """An output could not be written; names the output path, not the input."""
 
     def __init__(self, path: Path, error: OSError) -> None:
-        super().__init__(f"{path}: {error.strerror or error}")
         self.path = path
         self.error = error
+        super().__init__(f"{path}: {self.reason}")
 
     @property
     def reason(self) -> str:
