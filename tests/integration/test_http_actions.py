@@ -4,7 +4,6 @@ terminal status, cancel."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,17 +45,13 @@ def bob(server: ServerProcess) -> str:
 
 
 @pytest.fixture(scope="module")
-def photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    copy = tmp_path_factory.mktemp("photo") / "kodim23.png"
-    shutil.copyfile(FIXTURES / "png" / "kodim23.png", copy)
-    return copy.read_bytes()
+def photo() -> bytes:
+    return (FIXTURES / "png" / "kodim23.png").read_bytes()
 
 
 @pytest.fixture(scope="module")
-def big_photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    copy = tmp_path_factory.mktemp("photo") / "kodim13.png"
-    shutil.copyfile(CORPUS / "photos" / "kodak" / "kodim13.png", copy)
-    return copy.read_bytes()
+def big_photo() -> bytes:
+    return (CORPUS / "photos" / "kodak" / "kodim13.png").read_bytes()
 
 
 def use_body(asset_id: str | None, **body: Any) -> dict[str, Any]:

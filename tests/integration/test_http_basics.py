@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -31,10 +30,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture(scope="module")
-def photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    copy = tmp_path_factory.mktemp("photo") / "kodim23.png"
-    shutil.copyfile(CORPUS / "photos" / "kodak" / "kodim23.png", copy)
-    return copy.read_bytes()
+def photo() -> bytes:
+    return (CORPUS / "photos" / "kodak" / "kodim23.png").read_bytes()
 
 
 def test_the_server_prints_its_http_line(server: ServerProcess) -> None:

@@ -3,7 +3,6 @@ OWNER/NAME, `use` (waiting, or 202 with `Prefer: respond-async`), and what is re
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,10 +47,8 @@ def bob(server: ServerProcess) -> str:
 
 
 @pytest.fixture(scope="module")
-def photo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    copy = tmp_path_factory.mktemp("photo") / "kodim23.png"
-    shutil.copyfile(FIXTURES / "png" / "kodim23.png", copy)
-    return copy.read_bytes()
+def photo() -> bytes:
+    return (FIXTURES / "png" / "kodim23.png").read_bytes()
 
 
 def upload(http: httpx.Client, image: bytes) -> str:
