@@ -12,6 +12,7 @@ import pytest
 
 from tests.integration.server_process import ServerProcess, create_key, start_server
 from tests.integration.test_bench_smoke import run_smoke
+from tests.integration.test_http_compress import read_response
 
 REQUESTS = 20
 PROMPT_SECONDS = 0.030
@@ -25,21 +26,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process.api_key = create_key(data_dir, "alice")
     yield process
     process.stop()
-
-
-def _read_response(connection: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += connection.recv(65536)
-    head, body = data.split(b"\r\n\r\n", 1)
-    lengths = [
-        line.split(b":", 1)[1]
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length:")
-    ]
-    while len(body) < int(lengths[0]):
-        body += connection.recv(65536)
-    return head
 
 
 def test_keep_alive_responses_are_not_held_back(server: ServerProcess) -> None:
@@ -56,9 +42,9 @@ def test_keep_alive_responses_are_not_held_back(server: ServerProcess) -> None:
         for _ in range(REQUESTS):
             started = time.perf_counter()
             connection.sendall(request)
-            head = _read_response(connection)
+            status, response = read_response(connection)
             seconds.append(time.perf_counter() - started)
-            assert head.startswith(b"HTTP/1.1 200"), head
+            assert status == 200, response
     prompt = [s for s in seconds[1:] if s < PROMPT_SECONDS]
     assert len(prompt) >= (REQUESTS - 1) // 2, [round(s * 1000, 1) for s in seconds]
 
