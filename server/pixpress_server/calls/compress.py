@@ -69,6 +69,18 @@ class CompressRequest:
             max_bytes=options.max_bytes,
         )
 
+    @classmethod
+    def of_action(cls, data: ActionRequestData) -> CompressRequest:
+        """The request `action_data` recorded, to run it (a claimed background action)."""
+        options = compress_options(
+            quality=None if data.target_score is not None else data.quality,
+            keep_metadata=data.keep_metadata,
+            effort=data.effort,
+            target_score=data.target_score,
+            max_bytes=data.max_bytes,
+        )
+        return cls(options, data.input_asset_id, data.store_output)
+
 
 @dataclass(frozen=True, slots=True)
 class Started:
@@ -199,14 +211,7 @@ class CompressCalls:
                 self._tracker.running(action.id, task),
             ):
                 async with self._tracker.recording(action.id, self._why_background_ended) as run:
-                    options = compress_options(
-                        quality=None if data.target_score is not None else data.quality,
-                        keep_metadata=data.keep_metadata,
-                        effort=data.effort,
-                        target_score=data.target_score,
-                        max_bytes=data.max_bytes,
-                    )
-                    request = CompressRequest(options, data.input_asset_id, store_output=True)
+                    request = CompressRequest.of_action(data)  # store_output, as `submit` made it
                     if not claim.input_sha256:  # deleted before the action's row was written
                         raise NotFound("the input asset was deleted before the action started")
                     asset = AssetRecord(
