@@ -145,11 +145,10 @@ class Services:
 
     def targets(self, front: str, replicas: int) -> str | list[str]:
         """Where a client connects: an nginx, or the replicas themselves (the SDK's round
-        robin over several targets)."""
+        robin over several targets; a list of one is that one target)."""
         if front == "nginx":
             return self.nginx[replicas].grpc_address
-        addresses = [replica.address for replica in self.replicas[:replicas]]
-        return addresses[0] if replicas == 1 else addresses
+        return [replica.address for replica in self.replicas[:replicas]]
 
     def replica_pids(self) -> list[int]:
         return [pid for replica in self.replicas for pid in tree_pids(replica.pid)]
