@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import MultipartParseError
@@ -11,7 +10,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from pixpress_server.errors import ClientGone, InvalidInput
-from pixpress_server.servicers.idle import StreamIdle
+from pixpress_server.servicers.idle import idle_checked
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -27,7 +26,8 @@ async def image_chunks(request: Request, idle_seconds: float) -> AsyncIterator[b
     `file` field, CANCELLED when the client goes away, DEADLINE_EXCEEDED when it sends
     nothing for `idle_seconds` (--stream-idle-timeout, as on gRPC)."""
     content_type, parameters = parse_options_header(request.headers.get("content-type", ""))
-    body = _idle_checked(request.stream(), idle_seconds)
+    # uvicorn's keep-alive timeout covers only the time between requests, not a stalled body.
+    body = idle_checked(request.stream(), idle_seconds)
     try:
         if content_type == b"multipart/form-data":
             boundary = parameters.get(b"boundary")
@@ -41,23 +41,6 @@ async def image_chunks(request: Request, idle_seconds: float) -> AsyncIterator[b
                     yield chunk
     except ClientDisconnect:
         raise ClientGone(DISCONNECTED) from None
-
-
-async def _idle_checked(body: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
-    """`body`'s chunks; StreamIdle when the next one takes longer than `seconds` (uvicorn's
-    keep-alive timeout covers only the time between requests, not a stalled body)."""
-    while True:
-        try:
-            async with asyncio.timeout(seconds):
-                chunk = await anext(body)
-        except StopAsyncIteration:
-            return
-        except TimeoutError:
-            raise StreamIdle(
-                f"the client sent nothing for {seconds:g} s: the call was ended "
-                "(--stream-idle-timeout)"
-            ) from None
-        yield chunk
 
 
 class _FileField:

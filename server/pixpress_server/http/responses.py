@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import StreamingResponse
 
 from pixpress_server.processing.formats import FORMATS
-from pixpress_server.servicers.idle import StreamIdle
+from pixpress_server.servicers.idle import StreamIdle, idle_error
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
@@ -65,10 +65,7 @@ class ClosingStreamingResponse(StreamingResponse):
                 async with asyncio.timeout(seconds):
                     await send(message)
             except TimeoutError:
-                raise StreamIdle(
-                    f"the client read nothing for {seconds:g} s: the call was ended "
-                    "(--stream-idle-timeout)"
-                ) from None
+                raise idle_error(seconds, "read nothing") from None
 
         return send_in_time
 

@@ -25,6 +25,28 @@ class StreamIdle(PixpressServerError):
     status = StatusName.DEADLINE_EXCEEDED
 
 
+def idle_error(seconds: float, what: str) -> StreamIdle:
+    """The error of a client that `what` ("sent nothing", "read nothing") for `seconds`."""
+    return StreamIdle(
+        f"the client {what} for {seconds:g} s: the call was ended (--stream-idle-timeout)"
+    )
+
+
+async def idle_checked(messages: AsyncIterable[T], seconds: float) -> AsyncGenerator[T, None]:
+    """The items of `messages` (gRPC requests, HTTP body chunks); StreamIdle when the next one
+    takes longer than `seconds`."""
+    iterator = aiter(messages)
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                message = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise idle_error(seconds, "sent nothing") from None
+        yield message
+
+
 class IdleStreams:
     """Per server: applies the idle timeout to request and response streams, and knows
     whether any response stream is still doing work (for the shutdown)."""
@@ -36,18 +58,9 @@ class IdleStreams:
         self._settled.set()
         self._abandoning: set[asyncio.Task[None]] = set()
 
-    async def requests(self, requests: AsyncIterable[T]) -> AsyncGenerator[T, None]:
+    def requests(self, requests: AsyncIterable[T]) -> AsyncGenerator[T, None]:
         """The messages of `requests`; StreamIdle when the next one takes too long."""
-        iterator = aiter(requests)
-        while True:
-            try:
-                async with asyncio.timeout(self._seconds):
-                    message = await anext(iterator)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise self._error("sent nothing") from None
-            yield message
+        return idle_checked(requests, self._seconds)
 
     async def responses(self, responses: AsyncGenerator[R, None]) -> AsyncGenerator[R, None]:
         """Yield what `responses` yields, for a servicer to yield on.
@@ -103,9 +116,7 @@ class IdleStreams:
             self._leave()
 
     def _error(self, what: str) -> StreamIdle:
-        return StreamIdle(
-            f"the client {what} for {self._seconds:g} s: the call was ended (--stream-idle-timeout)"
-        )
+        return idle_error(self._seconds, what)
 
     def _enter(self) -> None:
         self._live += 1
