@@ -87,9 +87,11 @@ def rows(store_url: str, query: str, *values: object) -> list[tuple[object, ...]
         return conn.execute(query.encode(), values).fetchall()
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 300.0) -> None:
-    """Poll `condition` every 0.2 s until it is true; fail naming `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 300.0) -> float:
+    """Poll `condition` every 0.2 s until it is true and return the seconds that took; fail
+    naming `what` after `timeout`."""
+    started = time.monotonic()
     while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        assert time.monotonic() - started < timeout, f"not within {timeout:.0f} s: {what}"
         time.sleep(0.2)
+    return time.monotonic() - started

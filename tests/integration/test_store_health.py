@@ -5,7 +5,7 @@ and SERVING again once the cluster is back; health calls stay fast meanwhile."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import grpc
 import httpx
@@ -14,6 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from pixpress.v1 import actions_pb2, actions_pb2_grpc
 
+from tests.integration.replicas import wait_until
 from tests.integration.server_process import ServerProcess, start_server
 from tests.postgres_service import PostgresServer, start_postgres
 
@@ -77,16 +78,6 @@ def cluster_processes(cluster: PostgresServer) -> list[psutil.Process]:
     return [postmaster, *postmaster.children(recursive=True)]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds until `condition` held; fails after `timeout`."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
-    return time.monotonic() - started
-
-
 def healthz(server: ServerProcess) -> httpx.Response:
     return httpx.get(f"http://{server.http_address}/healthz", timeout=30)
 
@@ -110,10 +101,10 @@ def test_health_is_not_serving_while_the_store_is_down(
     assert answer.status_code == 200 and answer.json() == {"status": "SERVING"}
 
     cluster.halt()
-    down = wait_for(
+    down = wait_until(
         lambda: statuses(replica.address) == [NOT_SERVING] * len(SERVICES),
-        FLIP_BOUND,
         "NOT_SERVING with the store down",
+        FLIP_BOUND,
     )
     assert timed_statuses(replica.address) == [NOT_SERVING] * len(SERVICES)
     answer = healthz(replica)
@@ -126,10 +117,10 @@ def test_health_is_not_serving_while_the_store_is_down(
     assert list_actions(replica.address) is grpc.StatusCode.UNAVAILABLE
 
     cluster.resume()
-    up = wait_for(
+    up = wait_until(
         lambda: statuses(replica.address) == [SERVING] * len(SERVICES),
-        FLIP_BOUND,
         "SERVING with the store back",
+        FLIP_BOUND,
     )
     assert healthz(replica).status_code == 200
     assert list_actions(replica.address) is grpc.StatusCode.OK  # SERVING: calls work again
@@ -155,15 +146,17 @@ def test_health_is_not_serving_while_the_store_hangs(
 ) -> None:
     """Every cluster process stopped (SIGSTOP): connections open but nothing answers, so
     the probe's timeout decides, and health calls never wait for it."""
-    wait_for(lambda: statuses(replica.address) == [SERVING] * len(SERVICES), FLIP_BOUND, "SERVING")
+    wait_until(
+        lambda: statuses(replica.address) == [SERVING] * len(SERVICES), "SERVING", FLIP_BOUND
+    )
     frozen = cluster_processes(cluster)
     for process in frozen:
         process.suspend()
     try:
-        down = wait_for(
+        down = wait_until(
             lambda: timed_statuses(replica.address) == [NOT_SERVING] * len(SERVICES),
-            FLIP_BOUND,
             "NOT_SERVING with the store hung",
+            FLIP_BOUND,
         )
         for _ in range(5):  # a few probe rounds, each one timing out
             assert timed_statuses(replica.address) == [NOT_SERVING] * len(SERVICES)
@@ -172,10 +165,10 @@ def test_health_is_not_serving_while_the_store_hangs(
     finally:
         for process in frozen:
             process.resume()
-    up = wait_for(
+    up = wait_until(
         lambda: statuses(replica.address) == [SERVING] * len(SERVICES),
-        FLIP_BOUND,
         "SERVING with the store answering again",
+        FLIP_BOUND,
     )
     assert healthz(replica).status_code == 200
     print(f"\nhung: NOT_SERVING after {down:.1f} s, SERVING {up:.1f} s after it answered")
